@@ -1,0 +1,28 @@
+# Every target is a one-liner; the logic lives in hack/.
+.PHONY: build image cluster test unit e2e bench verify clean
+
+BIN := bin/skiff
+
+build:
+	CGO_ENABLED=0 go build -trimpath -o $(BIN) ./cmd/skiff
+
+image: build
+	hack/deps.sh && $(BIN) image build
+
+cluster: image
+	$(BIN) create
+
+unit:
+	go test ./...
+
+test: image
+	hack/test.sh
+
+bench: image
+	hack/bench.sh
+
+verify:
+	hack/verify.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,176 @@
+package images
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+)
+
+// Paths inside the node image.
+const (
+	binDir     = "usr/local/bin"
+	preloadDir = "opt/skiff/images" // image archives imported into containerd at first boot
+	agentPath  = "/usr/local/bin/skiff-node"
+)
+
+// kubeCommands are the names the multi-call Kubernetes binary answers to.
+var kubeCommands = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"}
+
+// LabelPrefix prefixes the version labels on node images.
+const LabelPrefix = "dev.skiff.version."
+
+// assemble streams the root filesystem plus the compiled binaries and
+// preloaded image archives into `docker import`.
+func (b *Builder) assemble(ctx context.Context, m *Manifest, ref, rootfs string, bins map[string]string, pause string) error {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(writeImageTar(pw, rootfs, bins, pause)) }()
+	changes := []string{
+		"ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"ENV container=docker",
+	}
+	for _, v := range m.Versions() {
+		changes = append(changes, fmt.Sprintf("LABEL %s%s=%s", LabelPrefix, v[0], v[1]))
+	}
+	rc, err := b.Docker.ImageImport(ctx, image.ImportSource{Source: pr, SourceName: "-"}, ref, image.ImportOptions{Changes: changes})
+	if err != nil {
+		pr.CloseWithError(err)
+		return fmt.Errorf("failed to import %s: %w", ref, err)
+	}
+	defer rc.Close()
+	if _, err := io.Copy(b.log, rc); err != nil {
+		return fmt.Errorf("failed to import %s: %w", ref, err)
+	}
+	if !imageExists(ctx, b.Docker, ref) {
+		return fmt.Errorf("docker import finished but %s is missing (see the log)", ref)
+	}
+	return nil
+}
+
+func writeImageTar(w io.Writer, rootfs string, bins map[string]string, pause string) error {
+	tw := tar.NewWriter(w)
+	f, err := os.Open(rootfs)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("failed to read root filesystem: %w", err)
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return err
+		}
+	}
+	names := make([]string, 0, len(bins))
+	for n := range bins {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		entries, err := os.ReadDir(bins[n])
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".") {
+				continue
+			}
+			if err := addFile(tw, filepath.Join(bins[n], e.Name()), binDir+"/"+e.Name(), 0o755); err != nil {
+				return err
+			}
+		}
+	}
+	for _, c := range kubeCommands {
+		if err := tw.WriteHeader(&tar.Header{Name: binDir + "/" + c, Typeflag: tar.TypeSymlink, Linkname: "kube", Mode: 0o777}); err != nil {
+			return err
+		}
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: preloadDir + "/", Typeflag: tar.TypeDir, Mode: 0o755}); err != nil {
+		return err
+	}
+	if err := addFile(tw, pause, preloadDir+"/pause.tar", 0o644); err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+func addFile(tw *tar.Writer, src, dst string, mode int64) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: dst, Mode: mode, Size: st.Size(), Typeflag: tar.TypeReg, ModTime: st.ModTime()}); err != nil {
+		return err
+	}
+	_, err = io.Copy(tw, f)
+	return err
+}
+
+// installAgent makes the node image: the base plus the skiff-node agent as
+// entrypoint. Only this thin layer changes when skiff itself changes.
+func installAgent(ctx context.Context, c *client.Client, base, ref, agent string, m *Manifest) error {
+	created, err := c.ContainerCreate(ctx, &container.Config{Image: base, Entrypoint: []string{"/bin/true"}}, nil, nil, nil, "")
+	if err != nil {
+		return fmt.Errorf("failed to create agent container: %w", err)
+	}
+	defer c.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true})
+	pr, pw := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(pw)
+		err := addFile(tw, agent, strings.TrimPrefix(agentPath, "/"), 0o755)
+		if err == nil {
+			err = tw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	if err := c.CopyToContainer(ctx, created.ID, "/", pr, container.CopyToContainerOptions{}); err != nil {
+		return fmt.Errorf("failed to copy agent into image: %w", err)
+	}
+	changes := []string{
+		fmt.Sprintf(`ENTRYPOINT ["%s"]`, agentPath),
+		`CMD []`,
+		"LABEL dev.skiff.node=true",
+	}
+	if _, err := c.ContainerCommit(ctx, created.ID, container.CommitOptions{Reference: ref, Changes: changes}); err != nil {
+		return fmt.Errorf("failed to commit %s: %w", ref, err)
+	}
+	return nil
+}
+
+// fsWalk visits every embedded recipe file in lexical order.
+func fsWalk(fn func(path string, data []byte)) error {
+	return fs.WalkDir(recipe, "recipe", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := recipe.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		fn(path, data)
+		return nil
+	})
+}

@@ -1,0 +1,244 @@
+// Package images builds skiff's node image offline: Kubernetes, etcd,
+// containerd and runc compiled from their Go modules at the versions pinned
+// in versions.yaml, on a Debian root filesystem from debootstrap, with the
+// pause image preloaded, imported into Docker without a registry.
+package images
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/client"
+
+	"github.com/skiff-k8s/skiff/internal/cli"
+	"github.com/skiff-k8s/skiff/internal/textutil"
+)
+
+// recipeVersion changes whenever the build code changes what it produces
+// from an unchanged manifest.
+const recipeVersion = "1"
+
+// Repository names of the images the builder makes.
+const (
+	NodeRepository = "skiff/node"
+	baseRepository = "skiff/node-base"
+)
+
+//go:embed recipe
+var recipe embed.FS
+
+var kubeMain = mustRead("recipe/kube-main.go.tmpl")
+
+func mustRead(name string) []byte {
+	b, err := recipe.ReadFile(name)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// recipeFiles returns every embedded recipe file in a stable order.
+func recipeFiles() [][]byte {
+	var files [][]byte
+	_ = fsWalk(func(path string, data []byte) { files = append(files, []byte(path), data) })
+	return files
+}
+
+// Builder builds node images. CacheDir holds downloads, compiled binaries
+// and logs; deleting it only costs time.
+type Builder struct {
+	Docker   *client.Client
+	CacheDir string
+	Status   *cli.Status
+	// Agent is the skiff-node executable installed as the image's entrypoint.
+	Agent string
+	Force bool
+
+	log     io.Writer
+	logPath string
+}
+
+// Result describes a built (or already present) node image.
+type Result struct {
+	Image    string
+	UpToDate bool
+	LogPath  string
+}
+
+// Build makes sure the node image for manifest m exists and returns its
+// reference. Only the missing layers are built: the base (everything
+// upstream) is keyed by the manifest and recipe, the final image by the base
+// and the agent binary.
+func (b *Builder) Build(ctx context.Context, m *Manifest) (*Result, error) {
+	ref, err := NodeImage(m, b.Agent)
+	if err != nil {
+		return nil, err
+	}
+	if !b.Force && imageExists(ctx, b.Docker, ref) {
+		return &Result{Image: ref, UpToDate: true}, nil
+	}
+	if err := b.openLog(); err != nil {
+		return nil, err
+	}
+	res := &Result{Image: ref, LogPath: b.logPath}
+	base := baseRepository + ":" + m.Kubernetes.Default + "-" + m.BaseTag()
+	if b.Force || !imageExists(ctx, b.Docker, base) {
+		if err := b.buildBase(ctx, m, base); err != nil {
+			return res, err
+		}
+	}
+	err = b.step(fmt.Sprintf("Installing node agent into %s", ref), func() error {
+		return installAgent(ctx, b.Docker, base, ref, b.Agent, m)
+	})
+	return res, err
+}
+
+func (b *Builder) buildBase(ctx context.Context, m *Manifest, ref string) error {
+	if err := b.step("Checking build prerequisites", func() error { return CheckPrerequisites(b.CacheDir) }); err != nil {
+		return err
+	}
+	bins := map[string]string{}
+	for _, c := range m.Go {
+		var dir string
+		err := b.step(fmt.Sprintf("Building %s %s from %s", c.Name, c.Version, c.Module), func() error {
+			var err error
+			dir, err = b.buildGo(ctx, c)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		bins[c.Name] = dir
+	}
+	var pause string
+	if err := b.step("Building pause "+m.Pause.Version, func() error {
+		var err error
+		pause, err = b.buildPause(ctx, m)
+		return err
+	}); err != nil {
+		return err
+	}
+	var rootfs string
+	if err := b.step(fmt.Sprintf("Building Debian %s root filesystem (%d packages)", m.Debian.Suite, len(m.Debian.Packages)), func() error {
+		var err error
+		rootfs, err = b.buildRootfs(ctx, m)
+		return err
+	}); err != nil {
+		return err
+	}
+	return b.step("Assembling and importing "+ref, func() error {
+		return b.assemble(ctx, m, ref, rootfs, bins, pause)
+	})
+}
+
+// step runs fn as one status step; on failure the error names the step and
+// carries the last lines of the build log.
+func (b *Builder) step(name string, fn func() error) error {
+	b.Status.Start(name)
+	fmt.Fprintf(b.log, "=== %s %s\n", time.Now().Format(time.RFC3339), name)
+	if err := fn(); err != nil {
+		b.Status.End(false)
+		return &StepError{Step: name, Err: err, LogPath: b.logPath, Tail: textutil.TailFile(b.logPath, 15)}
+	}
+	b.Status.End(true)
+	return nil
+}
+
+// StepError is a failed build step with the end of its log.
+type StepError struct {
+	Step, LogPath, Tail string
+	Err                 error
+}
+
+func (e *StepError) Error() string {
+	return fmt.Sprintf("image build step %q failed: %v\n--- last lines of %s ---\n%s", e.Step, e.Err, e.LogPath, e.Tail)
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
+
+func (b *Builder) openLog() error {
+	dir := filepath.Join(b.CacheDir, "logs")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("failed to create log directory: %w", err)
+	}
+	b.logPath = filepath.Join(dir, "build-"+time.Now().Format("20060102-150405")+".log")
+	f, err := os.Create(b.logPath)
+	if err != nil {
+		return fmt.Errorf("failed to create build log: %w", err)
+	}
+	b.log = f
+	return nil
+}
+
+// run executes a command with its output going to the build log.
+func (b *Builder) run(ctx context.Context, dir string, env []string, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir, cmd.Env = dir, env
+	cmd.Stdout, cmd.Stderr = b.log, b.log
+	fmt.Fprintf(b.log, "+ %s %s\n", name, strings.Join(args, " "))
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
+	}
+	return nil
+}
+
+// output executes a command and returns its standard output; standard error
+// goes to the build log.
+func (b *Builder) output(ctx context.Context, dir string, env []string, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir, cmd.Env = dir, env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, b.log
+	fmt.Fprintf(b.log, "+ %s %s\n", name, strings.Join(args, " "))
+	err := cmd.Run()
+	return out.Bytes(), err
+}
+
+// NodeImage returns the reference of the node image for manifest m with the
+// given agent executable.
+func NodeImage(m *Manifest, agent string) (string, error) {
+	sum, err := fileHash(agent)
+	if err != nil {
+		return "", fmt.Errorf("failed to hash node agent: %w", err)
+	}
+	h := sha256.Sum256([]byte(m.BaseTag() + sum))
+	return NodeRepository + ":" + m.Kubernetes.Default + "-" + hex.EncodeToString(h[:])[:12], nil
+}
+
+func fileHash(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func specHash(c GoComponent) string {
+	data, _ := json.Marshal(c)
+	h := sha256.Sum256(append(data, recipeVersion...))
+	return hex.EncodeToString(h[:])[:8]
+}
+
+func imageExists(ctx context.Context, c *client.Client, ref string) bool {
+	_, err := c.ImageInspect(ctx, ref)
+	return err == nil
+}
+
+var errMissing = errors.New("missing build prerequisites")

@@ -1,0 +1,157 @@
+package images
+
+import (
+	"context"
+		"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/mod/modfile"
+)
+
+// buildGo compiles one Go component from its module, in a throwaway module
+// under the cache, and returns the directory holding its binaries. A finished
+// build is reused: the directory is keyed by component name, version and the
+// hash of its manifest entry.
+func (b *Builder) buildGo(ctx context.Context, c GoComponent) (string, error) {
+	out := filepath.Join(b.CacheDir, "bin", fmt.Sprintf("%s-%s-%s", c.Name, c.Version, specHash(c)))
+	if _, err := os.Stat(filepath.Join(out, ".done")); err == nil {
+		return out, nil
+	}
+	work := filepath.Join(b.CacheDir, "work", c.Name+"-"+c.Version)
+	if err := os.RemoveAll(work); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return "", err
+	}
+	gomod, err := b.throwawayGoMod(ctx, c)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(work, "go.mod"), gomod, 0o644); err != nil {
+		return "", err
+	}
+	if err := writeMain(work, c); err != nil {
+		return "", err
+	}
+	env := append(os.Environ(), "GOFLAGS=-mod=mod", "CGO_ENABLED=0")
+	if err := b.run(ctx, work, env, "go", "mod", "tidy"); err != nil {
+		return "", fmt.Errorf("failed to resolve modules of %s@%s: %w", c.Module, c.Version, err)
+	}
+	tmp := out + ".tmp"
+	if err := os.RemoveAll(tmp); err != nil {
+		return "", err
+	}
+	names := make([]string, 0, len(c.Binaries))
+	for name := range c.Binaries {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		args := []string{"build", "-trimpath", "-ldflags", ldflags(c), "-o", filepath.Join(tmp, name)}
+		if c.CGO {
+			args = append(args, "-tags", "netgo osusergo")
+		}
+		benv := env
+		if c.CGO {
+			benv = append(env, "CGO_ENABLED=1")
+		}
+		if err := b.run(ctx, work, benv, "go", append(args, c.Binaries[name])...); err != nil {
+			return "", fmt.Errorf("failed to compile %s from %s@%s: %w", name, c.Module, c.Version, err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(tmp, ".done"), nil, 0o644); err != nil {
+		return "", err
+	}
+	if err := os.RemoveAll(out); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return "", err
+	}
+	return out, os.RemoveAll(work)
+}
+
+// throwawayGoMod writes a go.mod that requires the component and carries the
+// upstream module's replace directives: local ones (./staging/..., ../api)
+// point at the published module at the staging version instead.
+func (b *Builder) throwawayGoMod(ctx context.Context, c GoComponent) ([]byte, error) {
+	upstream, err := b.downloadGoMod(ctx, c.Module, c.Version)
+	if err != nil {
+		return nil, err
+	}
+	f, err := modfile.Parse("go.mod", upstream, nil)
+	if err != nil {
+		return nil, fmt.Errorf("failed to parse go.mod of %s@%s: %w", c.Module, c.Version, err)
+	}
+	var s strings.Builder
+	fmt.Fprintf(&s, "module skiff.local/build/%s\n\ngo %s\n\nrequire %s %s\n\n", c.Name, goVersion(f), c.Module, c.Version)
+	for _, r := range f.Replace {
+		old := r.Old.Path
+		if r.Old.Version != "" {
+			old += " " + r.Old.Version
+		}
+		if modfile.IsDirectoryPath(r.New.Path) {
+			fmt.Fprintf(&s, "replace %s => %s %s\n", old, r.Old.Path, c.Staging)
+			continue
+		}
+		fmt.Fprintf(&s, "replace %s => %s %s\n", old, r.New.Path, r.New.Version)
+	}
+	return []byte(s.String()), nil
+}
+
+func goVersion(f *modfile.File) string {
+	if f.Go != nil {
+		return f.Go.Version
+	}
+	return "1.24"
+}
+
+func (b *Builder) downloadGoMod(ctx context.Context, module, version string) ([]byte, error) {
+	info, err := b.download(ctx, module, version)
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(info.GoMod)
+}
+
+// writeMain writes the package that makes `go mod tidy` keep the component:
+// the multi-call main for Kubernetes, otherwise a tools file importing every
+// main package to build.
+func writeMain(dir string, c GoComponent) error {
+	if c.Multicall {
+		return os.WriteFile(filepath.Join(dir, "main.go"), kubeMain, 0o644)
+	}
+	var s strings.Builder
+	s.WriteString("//go:build tools\n\npackage tools\n\nimport (\n")
+	for _, pkg := range c.Binaries {
+		fmt.Fprintf(&s, "\t_ %q\n", pkg)
+	}
+	s.WriteString(")\n")
+	return os.WriteFile(filepath.Join(dir, "tools.go"), []byte(s.String()), 0o644)
+}
+
+func ldflags(c GoComponent) string {
+	flags := []string{"-s", "-w"}
+	keys := make([]string, 0, len(c.XVersion))
+	for k := range c.XVersion {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		flags = append(flags, "-X", k+"="+c.XVersion[k])
+	}
+	if c.CGO {
+		flags = append(flags, "-linkmode", "external", "-extldflags", "-static")
+	}
+	return strings.Join(flags, " ")
+}
+
+func lookPath(name string) error {
+	_, err := exec.LookPath(name)
+	return err
+}

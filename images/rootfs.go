@@ -1,0 +1,94 @@
+package images
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// slimPaths are removed from the root filesystem: documentation and apt
+// caches a node never reads.
+var slimPaths = []string{
+	"usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
+	"var/cache/apt", "var/lib/apt/lists", "var/log",
+}
+
+// buildRootfs makes (or reuses) a tarball of a minimal Debian root
+// filesystem with the manifest's packages.
+func (b *Builder) buildRootfs(ctx context.Context, m *Manifest) (string, error) {
+	h := sha256.Sum256([]byte(m.Debian.Suite + "\n" + strings.Join(m.Debian.Packages, ",") + "\n" + strings.Join(slimPaths, ",")))
+	out := filepath.Join(b.CacheDir, "rootfs", m.Debian.Suite+"-"+hex.EncodeToString(h[:])[:12]+".tar")
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+	mirror, err := debianMirror()
+	if err != nil {
+		return "", err
+	}
+	dir := out + ".d"
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	if err := b.run(ctx, "", nil, "debootstrap", "--variant=minbase",
+		"--include="+strings.Join(m.Debian.Packages, ","), m.Debian.Suite, dir, mirror); err != nil {
+		return "", fmt.Errorf("failed to bootstrap Debian %s from %s: %w", m.Debian.Suite, mirror, err)
+	}
+	for _, p := range slimPaths {
+		if err := os.RemoveAll(filepath.Join(dir, p)); err != nil {
+			return "", err
+		}
+	}
+	tmp := out + ".tmp"
+	if err := b.run(ctx, "", nil, "tar", "--numeric-owner", "-C", dir, "-cf", tmp, "."); err != nil {
+		return "", fmt.Errorf("failed to pack root filesystem: %w", err)
+	}
+	return out, os.Rename(tmp, out)
+}
+
+// debianMirror returns the Debian mirror apt already uses, so the build goes
+// wherever this machine is allowed to reach.
+func debianMirror() (string, error) {
+	if uri := deb822URI("/etc/apt/sources.list.d/debian.sources"); uri != "" {
+		return uri, nil
+	}
+	if f, err := os.Open("/etc/apt/sources.list"); err == nil {
+		defer f.Close()
+		s := bufio.NewScanner(f)
+		for s.Scan() {
+			fields := strings.Fields(s.Text())
+			if len(fields) >= 3 && fields[0] == "deb" && !strings.Contains(fields[1], "security") {
+				u := fields[1]
+				if strings.HasPrefix(u, "[") {
+					u = fields[2]
+				}
+				return u, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no Debian mirror found in /etc/apt/sources.list or /etc/apt/sources.list.d/debian.sources: configure apt first")
+}
+
+func deb822URI(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	for _, stanza := range strings.Split(string(data), "\n\n") {
+		var uri string
+		for _, line := range strings.Split(stanza, "\n") {
+			if v, ok := strings.CutPrefix(line, "URIs:"); ok {
+				uri = strings.Fields(v)[0]
+			}
+		}
+		if uri != "" && !strings.Contains(uri, "security") {
+			return uri
+		}
+	}
+	return ""
+}

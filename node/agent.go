@@ -1,0 +1,290 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/skiff-k8s/skiff/internal/textutil"
+	"github.com/skiff-k8s/skiff/node/supervisor"
+)
+
+const (
+	startTimeout = 3 * time.Minute
+	stopTimeout  = 5 * time.Second
+)
+
+// Main is skiff-node's entry point.
+func Main(args []string) int {
+	if len(args) > 0 && args[0] == "versions" {
+		return printVersions()
+	}
+	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
+	log.SetPrefix("skiff-node: ")
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer cancel()
+	a, err := newAgent()
+	if err != nil {
+		log.Printf("boot failed: %v", err)
+		writeStatus(Status{Phase: "Failed", Error: err.Error()})
+		// Stay alive so `skiff export logs` and `docker exec` can look.
+		<-ctx.Done()
+		return 1
+	}
+	go a.reaper.Run(context.WithoutCancel(ctx))
+	if err := a.start(ctx); err != nil {
+		log.Printf("start failed: %v", err)
+		a.setError(err)
+	}
+	go a.reportStatus(ctx)
+	<-ctx.Done()
+	log.Printf("stopping")
+	a.stop()
+	log.Printf("stopped")
+	return 0
+}
+
+// Agent supervises the node's components.
+type Agent struct {
+	cfg    *Config
+	ip     string
+	reaper *supervisor.Reaper
+	units  []component
+
+	mu       sync.Mutex
+	procs    map[string]*supervisor.Process
+	ready    map[string]time.Duration
+	started  time.Time
+	phase    string
+	startErr string
+}
+
+func newAgent() (*Agent, error) {
+	cfg, err := ReadConfig(ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	cgroupRoot, err := prepareHost()
+	if err != nil {
+		return nil, err
+	}
+	ip, err := nodeIP()
+	if err != nil {
+		return nil, err
+	}
+	if err := writeConfigs(cfg, cgroupRoot); err != nil {
+		return nil, err
+	}
+	log.Printf("node %s: IP %s, cgroup root %s", cfg.NodeName, ip, cgroupRoot)
+	return &Agent{
+		cfg:     cfg,
+		ip:      ip,
+		reaper:  supervisor.NewReaper(nil),
+		units:   components(cfg, ip),
+		procs:   map[string]*supervisor.Process{},
+		ready:   map[string]time.Duration{},
+		started: time.Now(),
+		phase:   "Starting",
+	}, nil
+}
+
+// start launches every component as soon as its dependencies are ready, and
+// returns when all are ready or one failed.
+func (a *Agent) start(ctx context.Context) error {
+	done := map[string]chan struct{}{"images": make(chan struct{})}
+	for _, u := range a.units {
+		done[u.name] = make(chan struct{})
+	}
+	errc := make(chan error, len(done))
+	var wg sync.WaitGroup
+	run := func(name string, after []string, fn func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, dep := range after {
+				select {
+				case <-done[dep]:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if err := fn(); err != nil {
+				errc <- fmt.Errorf("%s: %w", name, err)
+				return
+			}
+			a.markReady(name)
+			close(done[name])
+		}()
+	}
+	run("images", []string{"containerd"}, func() error { return a.importImages(ctx) })
+	for _, u := range a.units {
+		run(u.name, u.after, func() error { return a.startUnit(ctx, u) })
+	}
+	go func() { wg.Wait(); close(errc) }()
+	if err := <-errc; err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.phase = "Running"
+	a.mu.Unlock()
+	log.Printf("all components ready in %s", time.Since(a.started).Round(time.Millisecond))
+	return nil
+}
+
+func (a *Agent) startUnit(ctx context.Context, u component) error {
+	p := &supervisor.Process{
+		Name:    u.name,
+		Path:    u.path,
+		Args:    u.args,
+		LogFile: filepath.Join(LogDir, u.name+".log"),
+		PIDDir:  RunDir,
+		Reaper:  a.reaper,
+	}
+	a.mu.Lock()
+	a.procs[u.name] = p
+	a.mu.Unlock()
+	if err := p.Start(ctx); err != nil {
+		return err
+	}
+	if err := waitReady(ctx, u.ready, startTimeout); err != nil {
+		return &ComponentError{Name: u.name, Err: err, Tail: textutil.TailFile(p.LogFile, 20)}
+	}
+	return nil
+}
+
+// ComponentError is a component that did not become ready, with the end of
+// its log.
+type ComponentError struct {
+	Name, Tail string
+	Err        error
+}
+
+func (e *ComponentError) Error() string {
+	return fmt.Sprintf("%s is not ready: %v\n--- last lines of %s/%s.log ---\n%s", e.Name, e.Err, LogDir, e.Name, e.Tail)
+}
+
+func (e *ComponentError) Unwrap() error { return e.Err }
+
+func (a *Agent) markReady(name string) {
+	a.mu.Lock()
+	a.ready[name] = time.Since(a.started)
+	a.mu.Unlock()
+	log.Printf("%s ready after %s", name, time.Since(a.started).Round(time.Millisecond))
+}
+
+func (a *Agent) setError(err error) {
+	a.mu.Lock()
+	a.phase, a.startErr = "Failed", err.Error()
+	a.mu.Unlock()
+	a.writeStatus()
+}
+
+// stop stops the components in reverse order.
+func (a *Agent) stop() {
+	for i := len(a.units) - 1; i >= 0; i-- {
+		a.mu.Lock()
+		p := a.procs[a.units[i].name]
+		a.mu.Unlock()
+		if p == nil {
+			continue
+		}
+		if err := p.Stop(stopTimeout); err != nil {
+			log.Printf("stop %s: %v", p.Name, err)
+		}
+	}
+}
+
+// importImages loads the preloaded image archives into containerd, once:
+// containerd's store is on the volume, so later boots skip it.
+func (a *Agent) importImages(ctx context.Context) error {
+	archives, err := filepath.Glob(filepath.Join(PreloadDir, "*.tar"))
+	if err != nil {
+		return err
+	}
+	for _, ar := range archives {
+		marker := filepath.Join(StateDir, "preloaded", filepath.Base(ar))
+		if st, err := os.Stat(ar); err != nil {
+			return err
+		} else if m, err := os.Stat(marker); err == nil && m.ModTime().Equal(st.ModTime()) {
+			continue
+		}
+		cmd := exec.Command("/usr/local/bin/ctr", "--namespace", "k8s.io", "images", "import", ar)
+		if out, err := a.reaper.Output(ctx, cmd); err != nil {
+			return fmt.Errorf("failed to import %s: %w: %s", ar, err, out)
+		}
+		if err := os.MkdirAll(filepath.Dir(marker), 0o755); err != nil {
+			return err
+		}
+		st, _ := os.Stat(ar)
+		if err := os.WriteFile(marker, nil, 0o644); err != nil {
+			return err
+		}
+		_ = os.Chtimes(marker, st.ModTime(), st.ModTime())
+	}
+	return nil
+}
+
+// Status is the agent's report, read by `skiff status`.
+type Status struct {
+	Phase      string             `json:"phase"`
+	Error      string             `json:"error,omitempty"`
+	NodeIP     string             `json:"nodeIP,omitempty"`
+	Components []ComponentStatus  `json:"components,omitempty"`
+	ReadyAfter map[string]float64 `json:"readyAfterSeconds,omitempty"`
+	Updated    time.Time          `json:"updated"`
+}
+
+// ComponentStatus is one supervised process.
+type ComponentStatus struct {
+	Name      string    `json:"name"`
+	Running   bool      `json:"running"`
+	PID       int       `json:"pid,omitempty"`
+	Restarts  int       `json:"restarts"`
+	StartedAt time.Time `json:"startedAt,omitempty"`
+	LastExit  string    `json:"lastExit,omitempty"`
+}
+
+func (a *Agent) reportStatus(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		a.writeStatus()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (a *Agent) writeStatus() {
+	a.mu.Lock()
+	s := Status{Phase: a.phase, Error: a.startErr, NodeIP: a.ip, ReadyAfter: map[string]float64{}, Updated: time.Now()}
+	for n, d := range a.ready {
+		s.ReadyAfter[n] = d.Seconds()
+	}
+	for _, u := range a.units {
+		if p := a.procs[u.name]; p != nil {
+			st := p.Status()
+			s.Components = append(s.Components, ComponentStatus{Name: st.Name, Running: st.Running, PID: st.PID, Restarts: st.Restarts, StartedAt: st.StartedAt, LastExit: st.LastExit})
+		}
+	}
+	a.mu.Unlock()
+	writeStatus(s)
+}
+
+func writeStatus(s Status) {
+	data, _ := json.MarshalIndent(s, "", "  ")
+	tmp := StatusFile + ".tmp"
+	if err := os.MkdirAll(RunDir, 0o755); err == nil && os.WriteFile(tmp, data, 0o644) == nil {
+		_ = os.Rename(tmp, StatusFile)
+	}
+}

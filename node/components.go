@@ -1,0 +1,149 @@
+package node
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// component is one supervised child: how to run it, what it needs first and
+// how to tell it is serving.
+type component struct {
+	name  string
+	path  string
+	args  []string
+	after []string
+	ready readyCheck
+}
+
+// components lists the node's processes. Order is the start order when their
+// dependencies allow; stop runs in reverse.
+func components(c *Config, ip string) []component {
+	gates := featureGatesFlag(c.FeatureGates)
+	apiserver := []string{
+		"--advertise-address=" + ip,
+		"--allow-privileged=true",
+		"--authorization-mode=Node,RBAC",
+		"--client-ca-file=" + pki("ca.crt"),
+		"--enable-admission-plugins=NodeRestriction",
+		"--etcd-servers=https://127.0.0.1:2379",
+		"--etcd-cafile=" + pki("etcd/ca.crt"),
+		"--etcd-certfile=" + pki("apiserver-etcd-client.crt"),
+		"--etcd-keyfile=" + pki("apiserver-etcd-client.key"),
+		"--kubelet-client-certificate=" + pki("apiserver-kubelet-client.crt"),
+		"--kubelet-client-key=" + pki("apiserver-kubelet-client.key"),
+		"--kubelet-preferred-address-types=InternalIP,Hostname",
+		"--proxy-client-cert-file=" + pki("front-proxy-client.crt"),
+		"--proxy-client-key-file=" + pki("front-proxy-client.key"),
+		"--requestheader-allowed-names=front-proxy-client",
+		"--requestheader-client-ca-file=" + pki("front-proxy-ca.crt"),
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+		"--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-username-headers=X-Remote-User",
+		fmt.Sprintf("--secure-port=%d", APIServerPort),
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-account-key-file=" + pki("sa.pub"),
+		"--service-account-signing-key-file=" + pki("sa.key"),
+		"--service-cluster-ip-range=" + c.ServiceSubnet,
+		"--tls-cert-file=" + pki("apiserver.crt"),
+		"--tls-private-key-file=" + pki("apiserver.key"),
+		"--profiling=false",
+	}
+	if gates != "" {
+		apiserver = append(apiserver, "--feature-gates="+gates)
+	}
+	if rc := runtimeConfigFlag(c.RuntimeConfig); rc != "" {
+		apiserver = append(apiserver, "--runtime-config="+rc)
+	}
+	controllerManager := []string{
+		"--kubeconfig=" + kubeconfig("controller-manager"),
+		"--authentication-kubeconfig=" + kubeconfig("controller-manager"),
+		"--authorization-kubeconfig=" + kubeconfig("controller-manager"),
+		"--bind-address=127.0.0.1",
+		"--client-ca-file=" + pki("ca.crt"),
+		"--cluster-name=" + c.ClusterName,
+		"--cluster-signing-cert-file=" + pki("ca.crt"),
+		"--cluster-signing-key-file=" + pki("ca.key"),
+		"--controllers=*,bootstrapsigner,tokencleaner",
+		"--leader-elect=false",
+		"--requestheader-client-ca-file=" + pki("front-proxy-ca.crt"),
+		"--root-ca-file=" + pki("ca.crt"),
+		"--service-account-private-key-file=" + pki("sa.key"),
+		"--use-service-account-credentials=true",
+		"--allocate-node-cidrs=true",
+		"--cluster-cidr=" + c.PodSubnet,
+		"--node-cidr-mask-size=24",
+		"--service-cluster-ip-range=" + c.ServiceSubnet,
+		"--profiling=false",
+	}
+	scheduler := []string{
+		"--kubeconfig=" + kubeconfig("scheduler"),
+		"--authentication-kubeconfig=" + kubeconfig("scheduler"),
+		"--authorization-kubeconfig=" + kubeconfig("scheduler"),
+		"--bind-address=127.0.0.1",
+		"--leader-elect=false",
+		"--profiling=false",
+	}
+	if gates != "" {
+		controllerManager = append(controllerManager, "--feature-gates="+gates)
+		scheduler = append(scheduler, "--feature-gates="+gates)
+	}
+	kubelet := []string{
+		"--config=" + kubeletConfig,
+		"--kubeconfig=" + kubeconfig("kubelet"),
+		"--hostname-override=" + c.NodeName,
+		"--node-ip=" + ip,
+	}
+	if l := labelsFlag(c.NodeLabels); l != "" {
+		kubelet = append(kubelet, "--node-labels="+l)
+	}
+	return []component{
+		{name: "containerd", path: "/usr/local/bin/containerd", args: []string{"--config", containerdConfig},
+			ready: socketReady("/run/containerd/containerd.sock")},
+		{name: "etcd", path: "/usr/local/bin/etcd", args: []string{
+			"--name=" + c.NodeName,
+			"--data-dir=/var/lib/etcd",
+			"--listen-client-urls=https://127.0.0.1:2379",
+			"--advertise-client-urls=https://127.0.0.1:2379",
+			"--listen-peer-urls=http://127.0.0.1:2380",
+			"--initial-advertise-peer-urls=http://127.0.0.1:2380",
+			"--initial-cluster=" + c.NodeName + "=http://127.0.0.1:2380",
+			"--listen-metrics-urls=http://127.0.0.1:2381",
+			"--client-cert-auth=true",
+			"--trusted-ca-file=" + pki("etcd/ca.crt"),
+			"--cert-file=" + pki("etcd/server.crt"),
+			"--key-file=" + pki("etcd/server.key"),
+			"--snapshot-count=10000",
+		}, ready: httpReady("http://127.0.0.1:2381/health", nil)},
+		{name: "kube-apiserver", path: "/usr/local/bin/kube-apiserver", args: apiserver, after: []string{"etcd"},
+			ready: httpReady(fmt.Sprintf("https://127.0.0.1:%d/readyz", APIServerPort), adminTLS)},
+		{name: "kube-controller-manager", path: "/usr/local/bin/kube-controller-manager", args: controllerManager,
+			after: []string{"kube-apiserver"}, ready: httpReady("https://127.0.0.1:10257/healthz", insecureTLS)},
+		{name: "kube-scheduler", path: "/usr/local/bin/kube-scheduler", args: scheduler,
+			after: []string{"kube-apiserver"}, ready: httpReady("https://127.0.0.1:10259/healthz", insecureTLS)},
+		{name: "kubelet", path: "/usr/local/bin/kubelet", args: kubelet,
+			after: []string{"containerd", "images", "kube-apiserver"}, ready: httpReady("http://127.0.0.1:10248/healthz", nil)},
+		{name: "kube-proxy", path: "/usr/local/bin/kube-proxy", args: []string{"--config=" + kubeProxyConfig},
+			after: []string{"kube-apiserver"}, ready: httpReady("http://127.0.0.1:10256/healthz", nil)},
+	}
+}
+
+func featureGatesFlag(g map[string]bool) string {
+	var parts []string
+	for k, v := range g {
+		parts = append(parts, fmt.Sprintf("%s=%t", k, v))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+func runtimeConfigFlag(rc map[string]string) string {
+	var parts []string
+	for k, v := range rc {
+		parts = append(parts, k+"="+v)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+func labelsFlag(l map[string]string) string { return runtimeConfigFlag(l) }

@@ -1,0 +1,94 @@
+package provision
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/skiff-k8s/skiff/internal/textutil"
+	"github.com/skiff-k8s/skiff/node"
+	"github.com/skiff-k8s/skiff/provision/pki"
+)
+
+// readNodeFile reads one file from a node container, running or stopped.
+func (p *Provider) readNodeFile(ctx context.Context, name, file string) ([]byte, error) {
+	rc, _, err := p.docker.CopyFromContainer(ctx, NodeName(name), file)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read %s from the node: %w", file, err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	if _, err := tr.Next(); err != nil {
+		return nil, fmt.Errorf("failed to read %s from the node: %w", file, err)
+	}
+	return io.ReadAll(tr)
+}
+
+// nodeStatus reads the agent's status report.
+func (p *Provider) nodeStatus(ctx context.Context, name string) (*node.Status, error) {
+	data, err := p.readNodeFile(ctx, name, node.StatusFile)
+	if err != nil {
+		return nil, err
+	}
+	var s node.Status
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("failed to parse node status: %w", err)
+	}
+	return &s, nil
+}
+
+// diagnose explains why a node is not ready: the agent's own error, the
+// components that are down, and the end of their logs.
+func (p *Provider) diagnose(ctx context.Context, name string) string {
+	s, err := p.nodeStatus(ctx, name)
+	if err != nil {
+		return "\n(no status from the node agent: " + err.Error() + ")"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nnode agent: %s", s.Phase)
+	if s.Error != "" {
+		fmt.Fprintf(&b, ": %s", s.Error)
+		return b.String()
+	}
+	suspects := []string{}
+	for _, c := range s.Components {
+		if !c.Running || c.Restarts > 0 {
+			suspects = append(suspects, c.Name)
+		}
+	}
+	if len(suspects) == 0 {
+		suspects = []string{"kubelet"}
+	}
+	for _, c := range suspects {
+		log, _ := p.readNodeFile(ctx, name, path.Join(node.LogDir, c+".log"))
+		fmt.Fprintf(&b, "\n--- last lines of %s/%s.log ---\n%s", node.LogDir, c, textutil.Tail(string(log), 15))
+	}
+	return b.String()
+}
+
+// adminFiles reads the CA and admin credentials from the node.
+func (p *Provider) adminFiles(ctx context.Context, name string) (pki.Files, error) {
+	files := pki.Files{}
+	for _, f := range []string{"pki/ca.crt", "pki/admin.crt", "pki/admin.key"} {
+		data, err := p.readNodeFile(ctx, name, path.Join(node.StateDir, f))
+		if err != nil {
+			return nil, err
+		}
+		files[f] = data
+	}
+	return files, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

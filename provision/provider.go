@@ -1,0 +1,84 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+
+	"github.com/skiff-k8s/skiff/internal/cli"
+)
+
+// Provider manages skiff clusters on one Docker engine.
+type Provider struct {
+	docker *client.Client
+	status *cli.Status
+	logf   func(format string, args ...any)
+}
+
+// NewProvider returns a provider that reports steps on status (nil: quiet)
+// and detail through logf (nil: none).
+func NewProvider(docker *client.Client, status *cli.Status, logf func(string, ...any)) *Provider {
+	if status == nil {
+		status = cli.NewStatus(io.Discard)
+	}
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	return &Provider{docker: docker, status: status, logf: logf}
+}
+
+// Cluster is one cluster as Docker shows it.
+type Cluster struct {
+	Name      string `json:"name"`
+	Node      string `json:"node"`
+	State     string `json:"state"`
+	Image     string `json:"image"`
+	APIServer string `json:"apiServer"`
+}
+
+// List returns every skiff cluster, sorted by name.
+func (p *Provider) List(ctx context.Context) ([]Cluster, error) {
+	list, err := p.docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", LabelCluster))})
+	if err != nil {
+		return nil, fmt.Errorf("failed to list clusters: %w", err)
+	}
+	var out []Cluster
+	for _, c := range list {
+		name := c.Labels[LabelCluster]
+		node := name
+		if len(c.Names) > 0 {
+			node = c.Names[0][1:]
+		}
+		out = append(out, Cluster{Name: name, Node: node, State: c.State, Image: c.Image, APIServer: c.Labels[LabelAPIServer]})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// node returns the cluster's container, or an error that says the cluster
+// does not exist.
+func (p *Provider) node(ctx context.Context, name string) (container.InspectResponse, error) {
+	c, err := p.docker.ContainerInspect(ctx, NodeName(name))
+	if err != nil {
+		if client.IsErrNotFound(err) {
+			return c, &NotFoundError{Name: name}
+		}
+		return c, fmt.Errorf("failed to inspect cluster %q: %w", name, err)
+	}
+	if c.Config.Labels[LabelCluster] != name {
+		return c, fmt.Errorf("container %s exists but was not made by skiff: remove or rename it", NodeName(name))
+	}
+	return c, nil
+}
+
+// NotFoundError says a cluster does not exist.
+type NotFoundError struct{ Name string }
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("cluster %q not found: `skiff list` shows the clusters there are", e.Name)
+}

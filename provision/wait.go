@@ -1,0 +1,140 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+const pollInterval = 200 * time.Millisecond
+
+// clientFor returns a client for the cluster's admin kubeconfig.
+func clientFor(kubeconfigYAML []byte) (*kubernetes.Clientset, error) {
+	rc, err := clientcmd.RESTConfigFromKubeConfig(kubeconfigYAML)
+	if err != nil {
+		return nil, fmt.Errorf("failed to load kubeconfig: %w", err)
+	}
+	rc.Timeout = 5 * time.Second
+	rc.QPS, rc.Burst = 50, 100
+	return kubernetes.NewForConfig(rc)
+}
+
+// poll calls check every pollInterval until it reports done, returns an
+// error, or ctx ends; the last "not yet" reason is in the timeout error.
+func poll(ctx context.Context, check func(context.Context) (done bool, why string, err error)) error {
+	t := time.NewTicker(pollInterval)
+	defer t.Stop()
+	why := "no answer yet"
+	for {
+		done, w, err := check(ctx)
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+		if w != "" {
+			why = w
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w", why, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+func (r *createRun) client() (*kubernetes.Clientset, error) {
+	cfg, err := r.files.AdminKubeconfig(ContextName(r.cfg.Name), r.cfg.Server())
+	if err != nil {
+		return nil, err
+	}
+	return clientFor(cfg)
+}
+
+func (r *createRun) waitAPIServer(ctx context.Context) error {
+	cs, err := r.client()
+	if err != nil {
+		return err
+	}
+	return waitAPIServer(ctx, cs)
+}
+
+func (r *createRun) waitNode(ctx context.Context) error {
+	cs, err := r.client()
+	if err != nil {
+		return err
+	}
+	return waitUsable(ctx, cs, NodeName(r.cfg.Name))
+}
+
+func waitAPIServer(ctx context.Context, cs *kubernetes.Clientset) error {
+	return poll(ctx, func(ctx context.Context) (bool, string, error) {
+		body, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		if err != nil {
+			return false, "API server /readyz: " + firstLine(err.Error()), nil
+		}
+		return strings.TrimSpace(string(body)) == "ok", "API server /readyz: " + string(body), nil
+	})
+}
+
+// waitUsable waits for what makes `kubectl apply` work right away: the node
+// Ready, every kube-system pod Ready, and the default ServiceAccount.
+func waitUsable(ctx context.Context, cs *kubernetes.Clientset, nodeName string) error {
+	return poll(ctx, func(ctx context.Context) (bool, string, error) {
+		n, err := cs.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
+		if err != nil {
+			return false, "node " + nodeName + " not registered yet", nil
+		}
+		if !nodeReady(n) {
+			return false, "node " + nodeName + " not Ready", nil
+		}
+		pods, err := cs.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, "listing kube-system pods: " + firstLine(err.Error()), nil
+		}
+		for i := range pods.Items {
+			if !podReady(&pods.Items[i]) {
+				return false, "pod kube-system/" + pods.Items[i].Name + " not Ready", nil
+			}
+		}
+		if _, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {
+			return false, "ServiceAccount default/default not created yet", nil
+		}
+		return true, "", nil
+	})
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func podReady(p *corev1.Pod) bool {
+	if p.Status.Phase == corev1.PodSucceeded {
+		return true
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
