@@ -2,7 +2,7 @@ package images
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,8 +53,8 @@ func (b *Builder) buildGo(ctx context.Context, c GoComponent) (string, error) {
 	sort.Strings(names)
 	for _, name := range names {
 		args := []string{"build", "-trimpath", "-ldflags", ldflags(c), "-o", filepath.Join(tmp, name)}
-		if c.CGO {
-			args = append(args, "-tags", "netgo osusergo")
+		if tags := buildTags(c); tags != "" {
+			args = append(args, "-tags", tags)
 		}
 		benv := env
 		if c.CGO {
@@ -133,6 +133,15 @@ func writeMain(dir string, c GoComponent) error {
 	}
 	s.WriteString(")\n")
 	return os.WriteFile(filepath.Join(dir, "tools.go"), []byte(s.String()), 0o644)
+}
+
+func buildTags(c GoComponent) string {
+	tags := c.Tags
+	if c.CGO {
+		// Static binaries that run on any root filesystem.
+		tags = append([]string{"netgo", "osusergo"}, tags...)
+	}
+	return strings.Join(tags, " ")
 }
 
 func ldflags(c GoComponent) string {

@@ -41,6 +41,7 @@ type GoComponent struct {
 	Staging   string            `yaml:"staging"`
 	Multicall bool              `yaml:"multicall"`
 	CGO       bool              `yaml:"cgo"`
+	Tags      []string          `yaml:"tags"`
 	XVersion  map[string]string `yaml:"xversion"`
 	Binaries  map[string]string `yaml:"binaries"`
 }

@@ -3,6 +3,7 @@ package images
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -21,9 +22,15 @@ func CheckPrerequisites(cacheDir string) error {
 		{"debootstrap", "apt-get install -y debootstrap"},
 		{"gcc", "apt-get install -y gcc libc6-dev"},
 		{"tar", "apt-get install -y tar"},
+		{"pkg-config", "apt-get install -y pkg-config libseccomp-dev"},
 	} {
 		if lookPath(t.bin) != nil {
 			missing = append(missing, fmt.Sprintf("%s (%s)", t.bin, t.fix))
+		}
+	}
+	if _, err := os.Stat("/usr/lib/x86_64-linux-gnu/libseccomp.a"); err != nil && lookPath("pkg-config") == nil {
+		if exec.Command("pkg-config", "--exists", "libseccomp").Run() != nil {
+			missing = append(missing, "libseccomp (apt-get install -y libseccomp-dev)")
 		}
 	}
 	if os.Geteuid() != 0 {

@@ -13,11 +13,11 @@ import (
 // Labels on every Docker object skiff makes; they are the only record of a
 // cluster (no state file to go stale).
 const (
-	LabelCluster       = "dev.skiff.cluster"
-	LabelAPIServer     = "dev.skiff.apiserver"
-	LabelPrivileged    = "dev.skiff.privileged"
-	DefaultName        = "skiff"
-	networkName        = "skiff"
+	LabelCluster    = "dev.skiff.cluster"
+	LabelAPIServer  = "dev.skiff.apiserver"
+	LabelPrivileged = "dev.skiff.privileged"
+	DefaultName     = "skiff"
+	networkName     = "skiff"
 )
 
 // Config is a cluster to create, after defaults and validation.

@@ -71,7 +71,6 @@ func translate(c *Config, h hostInfo) (*nodeSpec, error) {
 		// All state (etcd, containerd, kubelet, volumes, PKI, logs) lives on
 		// one named volume, so stop/start and Docker restarts keep it.
 		{Type: mount.TypeVolume, Source: volumeName(c.Name), Target: "/var"},
-		{Type: mount.TypeBind, Source: "/lib/modules", Target: "/lib/modules", ReadOnly: true},
 	}
 	for _, m := range c.Mounts {
 		if m.HostPath == "" || !strings.HasPrefix(m.ContainerPath, "/") {
@@ -99,13 +98,13 @@ func translate(c *Config, h hostInfo) (*nodeSpec, error) {
 	}
 	if !h.Privileged {
 		// What --privileged grants, minus CAP_SYS_RESOURCE, which some
-		// daemons cannot pass on (see PLATFORM.md).
+		// daemons cannot pass on (see PLATFORM.md). Empty masked and read-only
+		// path lists are what `--security-opt systempaths=unconfined` sends.
 		host.CapAdd = []string{"ALL"}
 		host.CapDrop = []string{"SYS_RESOURCE"}
 		host.MaskedPaths = []string{}
 		host.ReadonlyPaths = []string{}
 		host.Resources.DeviceCgroupRules = []string{"a *:* rwm"}
-		host.SecurityOpt = append(host.SecurityOpt, "systempaths=unconfined")
 	}
 	if h.CgroupV2 {
 		host.CgroupnsMode = container.CgroupnsModePrivate
@@ -123,9 +122,9 @@ func translate(c *Config, h hostInfo) (*nodeSpec, error) {
 			Env:          []string{"container=docker"},
 			ExposedPorts: exposed,
 			Labels: map[string]string{
-				LabelCluster:       c.Name,
-				LabelAPIServer:     c.Server(),
-				LabelPrivileged:    strconv.FormatBool(h.Privileged),
+				LabelCluster:    c.Name,
+				LabelAPIServer:  c.Server(),
+				LabelPrivileged: strconv.FormatBool(h.Privileged),
 			},
 			StopSignal: "SIGTERM",
 		},

@@ -62,6 +62,12 @@ func NewRoot(s Streams) *cobra.Command {
 	root.SetErr(s.Err)
 	root.PersistentFlags().BoolVarP(&flags.verbose, "verbose", "v", false, "show detail")
 	root.AddCommand(
+		newCreateCommand(s, flags),
+		newDeleteCommand(s, flags),
+		newListCommand(s, flags),
+		newStartCommand(s, flags),
+		newStopCommand(s, flags),
+		newKubeconfigCommand(s, flags),
 		newImageCommand(s, flags),
 		newVersionCommand(s),
 	)

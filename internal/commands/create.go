@@ -1,0 +1,74 @@
+package commands
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skiff-k8s/skiff/provision"
+)
+
+func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
+	var flags struct {
+		name, config, image, kubeconfig string
+		wait                            time.Duration
+		retain                          bool
+	}
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Create a cluster and wait until it is usable",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := &provision.Config{}
+			if flags.config != "" {
+				data, err := os.ReadFile(flags.config)
+				if err != nil {
+					return fmt.Errorf("failed to read cluster config: %w", err)
+				}
+				warnings, err := provision.LoadKindConfig(data, cfg)
+				if err != nil {
+					return fmt.Errorf("%s: %w", flags.config, err)
+				}
+				for _, w := range warnings {
+					fmt.Fprintf(s.Err, "WARNING: %s\n", w)
+				}
+			}
+			if cmd.Flags().Changed("name") || cfg.Name == "" {
+				cfg.Name = flags.name
+			}
+			cfg.Image, cfg.Wait, cfg.Retain, cfg.KubeconfigPath = flags.image, flags.wait, flags.retain, flags.kubeconfig
+			if cfg.Image == "" {
+				img, err := defaultImage()
+				if err != nil {
+					return err
+				}
+				cfg.Image = img
+			}
+			p, done, err := newProvider(cmd, s, root)
+			if err != nil {
+				return err
+			}
+			defer done()
+			fmt.Fprintf(s.Err, "Creating cluster %q ...\n", cfg.Name)
+			start := time.Now()
+			res, err := p.Create(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(s.Out, "Cluster %q is ready in %s: context %q in %s\n", cfg.Name, time.Since(start).Round(100*time.Millisecond), res.Context, res.Kubeconfig)
+			fmt.Fprintf(s.Out, "API server: %s\n", res.Server)
+			fmt.Fprintf(s.Out, "Next: kubectl get nodes\n")
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&flags.name, "name", "n", provision.DefaultName, "cluster name")
+	f.StringVar(&flags.config, "config", "", "kind v1alpha4 Cluster config file")
+	f.StringVar(&flags.image, "image", "", "node image (default: the one this skiff builds)")
+	f.StringVar(&flags.kubeconfig, "kubeconfig", "", "kubeconfig file to update (default: $KUBECONFIG or ~/.kube/config)")
+	f.DurationVar(&flags.wait, "wait", 5*time.Minute, "how long to wait for the cluster to be usable")
+	f.BoolVar(&flags.retain, "retain", false, "keep the node after a failed create, for debugging")
+	return cmd
+}

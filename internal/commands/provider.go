@@ -1,0 +1,30 @@
+package commands
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skiff-k8s/skiff/internal/cli"
+	"github.com/skiff-k8s/skiff/internal/engine"
+	"github.com/skiff-k8s/skiff/provision"
+)
+
+// newProvider connects to Docker and returns a provider that reports steps
+// on stderr; done closes the connection.
+func newProvider(cmd *cobra.Command, s Streams, root *rootFlags) (*provision.Provider, func(), error) {
+	docker, err := engine.Connect(cmd.Context())
+	if err != nil {
+		return nil, nil, err
+	}
+	logf := func(string, ...any) {}
+	if root.verbose {
+		logf = func(format string, args ...any) { fmt.Fprintf(s.Err, format+"\n", args...) }
+	}
+	return provision.NewProvider(docker, cli.NewStatus(s.Err), logf), func() { docker.Close() }, nil
+}
+
+// nameFlag adds the --name flag every per-cluster command has.
+func nameFlag(cmd *cobra.Command, name *string) {
+	cmd.Flags().StringVarP(name, "name", "n", provision.DefaultName, "cluster name")
+}
