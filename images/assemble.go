@@ -31,9 +31,9 @@ const LabelPrefix = "dev.skiff.version."
 
 // assemble streams the root filesystem plus the compiled binaries and
 // preloaded image archives into `docker import`.
-func (b *Builder) assemble(ctx context.Context, m *Manifest, ref, rootfs string, bins map[string]string, pause string) error {
+func (b *Builder) assemble(ctx context.Context, m *Manifest, ref, rootfs string, bins, preload map[string]string) error {
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeImageTar(pw, rootfs, bins, pause)) }()
+	go func() { pw.CloseWithError(writeImageTar(pw, rootfs, bins, preload)) }()
 	changes := []string{
 		"ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"ENV container=docker",
@@ -56,7 +56,10 @@ func (b *Builder) assemble(ctx context.Context, m *Manifest, ref, rootfs string,
 	return nil
 }
 
-func writeImageTar(w io.Writer, rootfs string, bins map[string]string, pause string) error {
+// writeImageTar writes the node's root filesystem: rootfs, each directory
+// of bins into /usr/local/bin and each preload archive (file name -> path)
+// into /opt/skiff/images.
+func writeImageTar(w io.Writer, rootfs string, bins, preload map[string]string) error {
 	tw := tar.NewWriter(w)
 	f, err := os.Open(rootfs)
 	if err != nil {
@@ -106,8 +109,15 @@ func writeImageTar(w io.Writer, rootfs string, bins map[string]string, pause str
 	if err := tw.WriteHeader(&tar.Header{Name: preloadDir + "/", Typeflag: tar.TypeDir, Mode: 0o755}); err != nil {
 		return err
 	}
-	if err := addFile(tw, pause, preloadDir+"/pause.tar", 0o644); err != nil {
-		return err
+	archives := make([]string, 0, len(preload))
+	for n := range preload {
+		archives = append(archives, n)
+	}
+	sort.Strings(archives)
+	for _, n := range archives {
+		if err := addFile(tw, preload[n], preloadDir+"/"+n, 0o644); err != nil {
+			return err
+		}
 	}
 	return tw.Close()
 }

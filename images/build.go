@@ -39,16 +39,6 @@ const (
 //go:embed recipe
 var recipe embed.FS
 
-var kubeMain = mustRead("recipe/kube-main.go.tmpl")
-
-func mustRead(name string) []byte {
-	b, err := recipe.ReadFile(name)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
 // recipeFiles returns every embedded recipe file in a stable order.
 func recipeFiles() [][]byte {
 	var files [][]byte
@@ -110,6 +100,8 @@ func (b *Builder) buildBase(ctx context.Context, m *Manifest, ref string) error 
 		return err
 	}
 	bins := map[string]string{}
+	// preload maps an archive's file name under /opt/skiff/images to its path.
+	preload := map[string]string{}
 	for _, c := range m.Go {
 		var dir string
 		err := b.step(fmt.Sprintf("Building %s %s from %s", c.Name, c.Version, c.Module), func() error {
@@ -120,12 +112,21 @@ func (b *Builder) buildBase(ctx context.Context, m *Manifest, ref string) error 
 		if err != nil {
 			return err
 		}
-		bins[c.Name] = dir
+		if c.Image == nil {
+			bins[c.Name] = dir
+			continue
+		}
+		if err := b.step("Packing image "+c.Image.Ref, func() error {
+			var err error
+			preload[c.Name+".tar"], err = b.componentImage(c, dir)
+			return err
+		}); err != nil {
+			return err
+		}
 	}
-	var pause string
 	if err := b.step("Building pause "+m.Pause.Version, func() error {
 		var err error
-		pause, err = b.buildPause(ctx, m)
+		preload["pause.tar"], err = b.buildPause(ctx, m)
 		return err
 	}); err != nil {
 		return err
@@ -138,8 +139,15 @@ func (b *Builder) buildBase(ctx context.Context, m *Manifest, ref string) error 
 	}); err != nil {
 		return err
 	}
+	if err := b.step("Packing image "+m.Busybox.Image, func() error {
+		var err error
+		preload["busybox.tar"], err = b.buildBusybox(ctx, m, rootfs)
+		return err
+	}); err != nil {
+		return err
+	}
 	return b.step("Assembling and importing "+ref, func() error {
-		return b.assemble(ctx, m, ref, rootfs, bins, pause)
+		return b.assemble(ctx, m, ref, rootfs, bins, preload)
 	})
 }
 

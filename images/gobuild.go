@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -120,11 +121,15 @@ func (b *Builder) downloadGoMod(ctx context.Context, module, version string) ([]
 }
 
 // writeMain writes the package that makes `go mod tidy` keep the component:
-// the multi-call main for Kubernetes, otherwise a tools file importing every
-// main package to build.
+// the component's own main from the recipe, otherwise a tools file importing
+// every main package to build.
 func writeMain(dir string, c GoComponent) error {
-	if c.Multicall {
-		return os.WriteFile(filepath.Join(dir, "main.go"), kubeMain, 0o644)
+	if c.Main != "" {
+		data, err := recipe.ReadFile(path.Join("recipe", c.Main))
+		if err != nil {
+			return fmt.Errorf("failed to read main %s of %s: %w", c.Main, c.Name, err)
+		}
+		return os.WriteFile(filepath.Join(dir, "main.go"), data, 0o644)
 	}
 	var s strings.Builder
 	s.WriteString("//go:build tools\n\npackage tools\n\nimport (\n")

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
@@ -29,21 +30,40 @@ type Manifest struct {
 		Version string `yaml:"version"`
 		Image   string `yaml:"image"`
 	} `yaml:"pause"`
+	Busybox struct {
+		Package string `yaml:"package"`
+		Image   string `yaml:"image"`
+	} `yaml:"busybox"`
 
 	raw []byte
 }
 
 // GoComponent is an upstream Go module built into one or more binaries.
+// The omitempty JSON tags keep specHash, and so the cached binaries, of
+// components that do not use those fields unchanged.
 type GoComponent struct {
-	Name      string            `yaml:"name"`
-	Module    string            `yaml:"module"`
-	Version   string            `yaml:"version"`
-	Staging   string            `yaml:"staging"`
-	Multicall bool              `yaml:"multicall"`
-	CGO       bool              `yaml:"cgo"`
-	Tags      []string          `yaml:"tags"`
-	XVersion  map[string]string `yaml:"xversion"`
-	Binaries  map[string]string `yaml:"binaries"`
+	Name     string            `yaml:"name"`
+	Module   string            `yaml:"module"`
+	Version  string            `yaml:"version"`
+	Staging  string            `yaml:"staging"`
+	CGO      bool              `yaml:"cgo"`
+	Tags     []string          `yaml:"tags"`
+	XVersion map[string]string `yaml:"xversion"`
+	Binaries map[string]string `yaml:"binaries"`
+	// Main names a file under recipe/ that becomes the throwaway module's
+	// main package, for binaries upstream does not ship as a main package
+	// (a multi-call Kubernetes, CoreDNS with a subset of plugins).
+	Main string `yaml:"main" json:",omitempty"`
+	// Image, when set, packs the binaries into an image archive preloaded
+	// into the node's containerd instead of installing them on the node.
+	Image *ImageSpec `yaml:"image" json:",omitempty"`
+}
+
+// ImageSpec is a container image made of a component's binaries, each at
+// /<binary name>.
+type ImageSpec struct {
+	Ref        string   `yaml:"ref"`
+	Entrypoint []string `yaml:"entrypoint"`
 }
 
 // LoadManifest parses the embedded manifest.
@@ -56,8 +76,21 @@ func parseManifest(data []byte) (*Manifest, error) {
 	if err := yaml.Unmarshal(data, m); err != nil {
 		return nil, fmt.Errorf("failed to parse versions manifest: %w", err)
 	}
-	if m.Kubernetes.Default == "" || m.Debian.Suite == "" || len(m.Go) == 0 || m.Pause.Image == "" {
-		return nil, fmt.Errorf("versions manifest is incomplete: kubernetes.default, debian.suite, go and pause.image are required")
+	if m.Kubernetes.Default == "" || m.Debian.Suite == "" || len(m.Go) == 0 || m.Pause.Image == "" || m.Busybox.Image == "" {
+		return nil, fmt.Errorf("versions manifest is incomplete: kubernetes.default, debian.suite, go, pause.image and busybox.image are required")
+	}
+	if !slices.Contains(m.Debian.Packages, m.Busybox.Package) {
+		return nil, fmt.Errorf("versions manifest: busybox.package %q must be one of debian.packages (the image is cut from the node's root filesystem)", m.Busybox.Package)
+	}
+	for _, c := range m.Go {
+		if c.Main != "" {
+			if _, err := recipe.ReadFile(path.Join("recipe", c.Main)); err != nil {
+				return nil, fmt.Errorf("component %s: main %q is not a file under images/recipe: %w", c.Name, c.Main, err)
+			}
+		}
+		if c.Image != nil && (c.Image.Ref == "" || len(c.Binaries) == 0) {
+			return nil, fmt.Errorf("component %s: image needs a ref and at least one binary", c.Name)
+		}
 	}
 	return m, nil
 }
@@ -89,6 +122,11 @@ func (m *Manifest) ForKubernetes(version string) (*Manifest, error) {
 			x[k] = r.Replace(v)
 		}
 		c.XVersion = x
+		if c.Image != nil {
+			img := *c.Image
+			img.Ref = r.Replace(img.Ref)
+			c.Image = &img
+		}
 		out.Go[i] = c
 	}
 	return &out, nil
@@ -112,6 +150,19 @@ func (m *Manifest) Component(name string) (GoComponent, bool) {
 		}
 	}
 	return GoComponent{}, false
+}
+
+// Images returns the reference of every image preloaded into the node,
+// keyed by the manifest entry that pins it: pause, busybox and each Go
+// component with an image. Call it on a manifest resolved by ForKubernetes.
+func (m *Manifest) Images() map[string]string {
+	refs := map[string]string{"pause": m.Pause.Image, "busybox": m.Busybox.Image}
+	for _, c := range m.Go {
+		if c.Image != nil {
+			refs[c.Name] = c.Image.Ref
+		}
+	}
+	return refs
 }
 
 // Versions lists name=version for every pinned component, in manifest order.

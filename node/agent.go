@@ -40,11 +40,11 @@ func Main(args []string) int {
 		return 1
 	}
 	go a.reaper.Run(context.WithoutCancel(ctx))
+	go a.reportStatus(ctx)
 	if err := a.start(ctx); err != nil {
 		log.Printf("start failed: %v", err)
 		a.setError(err)
 	}
-	go a.reportStatus(ctx)
 	<-ctx.Done()
 	log.Printf("stopping")
 	a.stop()
@@ -135,6 +135,7 @@ func (a *Agent) start(ctx context.Context) error {
 	a.mu.Lock()
 	a.phase = "Running"
 	a.mu.Unlock()
+	a.writeStatus()
 	log.Printf("all components ready in %s", time.Since(a.started).Round(time.Millisecond))
 	return nil
 }
@@ -284,7 +285,7 @@ func (a *Agent) writeStatus() {
 func writeStatus(s Status) {
 	data, _ := json.MarshalIndent(s, "", "  ")
 	tmp := StatusFile + ".tmp"
-	if err := os.MkdirAll(RunDir, 0o755); err == nil && os.WriteFile(tmp, data, 0o644) == nil {
+	if os.WriteFile(tmp, data, 0o644) == nil {
 		_ = os.Rename(tmp, StatusFile)
 	}
 }

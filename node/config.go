@@ -22,7 +22,8 @@ const (
 	KubeconfigDir = StateDir + "/kubeconfig"
 	LogDir        = "/var/log/skiff"
 	RunDir        = "/run/skiff"
-	StatusFile    = RunDir + "/status.json"
+	// StatusFile is on the volume, not /run: `docker cp` cannot see tmpfs.
+	StatusFile    = StateDir + "/status.json"
 	PreloadDir    = "/opt/skiff/images"
 	APIServerPort = 6443
 )

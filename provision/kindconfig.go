@@ -19,7 +19,8 @@ func LoadKindConfig(data []byte, c *Config) (warnings []string, err error) {
 	dec.KnownFields(true)
 	var kc kind.Cluster
 	if err := dec.Decode(&kc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("malformed cluster config: %v", err)
+		// yaml.v3 lists problems on several lines; errors here are one line.
+		return nil, fmt.Errorf("malformed cluster config: %s", strings.Join(strings.Fields(err.Error()), " "))
 	}
 	if kc.Kind != "Cluster" || kc.APIVersion != "kind.x-k8s.io/v1alpha4" {
 		return nil, fmt.Errorf("malformed cluster config: want kind: Cluster and apiVersion: kind.x-k8s.io/v1alpha4, got kind %q apiVersion %q", kc.Kind, kc.APIVersion)

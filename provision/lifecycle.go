@@ -63,7 +63,7 @@ func (p *Provider) waitReady(ctx context.Context, name string, cfg []byte) error
 	if err := waitAPIServer(ctx, cs); err != nil {
 		return err
 	}
-	return waitUsable(ctx, cs, NodeName(name))
+	return p.waitUsable(ctx, cs, name)
 }
 
 // Kubeconfig returns the cluster's admin kubeconfig: for the host, or with

@@ -9,6 +9,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/skiff-k8s/skiff/internal/textutil"
 	"github.com/skiff-k8s/skiff/node"
@@ -29,8 +30,13 @@ func (p *Provider) readNodeFile(ctx context.Context, name, file string) ([]byte,
 	return io.ReadAll(tr)
 }
 
-// nodeStatus reads the agent's status report.
+// nodeStatus reads the agent's status report, refusing one written before
+// the container's last start (left from the previous boot).
 func (p *Provider) nodeStatus(ctx context.Context, name string) (*node.Status, error) {
+	c, err := p.docker.ContainerInspect(ctx, NodeName(name))
+	if err != nil {
+		return nil, err
+	}
 	data, err := p.readNodeFile(ctx, name, node.StatusFile)
 	if err != nil {
 		return nil, err
@@ -38,6 +44,9 @@ func (p *Provider) nodeStatus(ctx context.Context, name string) (*node.Status, e
 	var s node.Status
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("failed to parse node status: %w", err)
+	}
+	if started, err := time.Parse(time.RFC3339Nano, c.State.StartedAt); err == nil && s.Updated.Before(started) {
+		return nil, fmt.Errorf("node agent has not reported since the node started")
 	}
 	return &s, nil
 }

@@ -71,7 +71,7 @@ func (r *createRun) waitNode(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return waitUsable(ctx, cs, NodeName(r.cfg.Name))
+	return r.p.waitUsable(ctx, cs, r.cfg.Name)
 }
 
 func waitAPIServer(ctx context.Context, cs *kubernetes.Clientset) error {
@@ -84,24 +84,66 @@ func waitAPIServer(ctx context.Context, cs *kubernetes.Clientset) error {
 	})
 }
 
+// systemNamespaces hold the pods a cluster needs before it is usable.
+var systemNamespaces = []string{"kube-system", "local-path-storage"}
+
 // waitUsable waits for what makes `kubectl apply` work right away: the node
-// Ready, every kube-system pod Ready, and the default ServiceAccount.
-func waitUsable(ctx context.Context, cs *kubernetes.Clientset, nodeName string) error {
+// agent done (components up, addons applied), the node Ready, every system
+// Deployment available and pod Ready, and the default ServiceAccount.
+func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, cluster string) error {
+	nodeName := NodeName(cluster)
+	c, err := p.docker.ContainerInspect(ctx, nodeName)
+	if err != nil {
+		return fmt.Errorf("failed to inspect node: %w", err)
+	}
+	// After `skiff start`, the API still holds the conditions of the last
+	// boot: only ones reported since this start count.
+	since, err := time.Parse(time.RFC3339Nano, c.State.StartedAt)
+	if err != nil {
+		return fmt.Errorf("failed to read node start time: %w", err)
+	}
+	since = since.Truncate(time.Second)
 	return poll(ctx, func(ctx context.Context) (bool, string, error) {
+		st, err := p.nodeStatus(ctx, cluster)
+		if err != nil {
+			return false, "node agent has not reported yet", nil
+		}
+		switch st.Phase {
+		case "Failed":
+			return false, "", &AgentError{Message: st.Error}
+		case "Running":
+		default:
+			return false, "node agent: " + st.Phase, nil
+		}
 		n, err := cs.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
 		if err != nil {
 			return false, "node " + nodeName + " not registered yet", nil
 		}
-		if !nodeReady(n) {
+		if !nodeReady(n, since) {
 			return false, "node " + nodeName + " not Ready", nil
 		}
-		pods, err := cs.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, "listing kube-system pods: " + firstLine(err.Error()), nil
-		}
-		for i := range pods.Items {
-			if !podReady(&pods.Items[i]) {
-				return false, "pod kube-system/" + pods.Items[i].Name + " not Ready", nil
+		for _, ns := range systemNamespaces {
+			deps, err := cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, "listing deployments: " + firstLine(err.Error()), nil
+			}
+			for _, d := range deps.Items {
+				want := int32(1)
+				if d.Spec.Replicas != nil {
+					want = *d.Spec.Replicas
+				}
+				if d.Status.AvailableReplicas < want {
+					return false, "deployment " + ns + "/" + d.Name + " not available", nil
+				}
+			}
+			pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, "listing pods: " + firstLine(err.Error()), nil
+			}
+			for i := range pods.Items {
+				if !podReady(&pods.Items[i], since) {
+					return false, "pod " + ns + "/" + pods.Items[i].Name + " not Ready", nil
+				}
 			}
 		}
 		if _, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {
@@ -111,22 +153,27 @@ func waitUsable(ctx context.Context, cs *kubernetes.Clientset, nodeName string) 
 	})
 }
 
-func nodeReady(n *corev1.Node) bool {
+// AgentError is the node agent's report that the node failed to boot.
+type AgentError struct{ Message string }
+
+func (e *AgentError) Error() string { return "the node failed to boot: " + e.Message }
+
+func nodeReady(n *corev1.Node, since time.Time) bool {
 	for _, c := range n.Status.Conditions {
 		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
+			return c.Status == corev1.ConditionTrue && !c.LastHeartbeatTime.Time.Before(since)
 		}
 	}
 	return false
 }
 
-func podReady(p *corev1.Pod) bool {
+func podReady(p *corev1.Pod, since time.Time) bool {
 	if p.Status.Phase == corev1.PodSucceeded {
 		return true
 	}
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
+			return c.Status == corev1.ConditionTrue && !c.LastTransitionTime.Time.Before(since)
 		}
 	}
 	return false

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"sort"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -22,6 +23,8 @@ import (
 type Spec struct {
 	Ref   string            // e.g. registry.k8s.io/pause:3.10.2
 	Files map[string]string // path in the image -> local file; all mode 0755
+	// Symlinks maps a path in the image to its target, e.g. bin/sh -> busybox.
+	Symlinks map[string]string
 	// Config is the image's runtime config (Entrypoint, Env, ...).
 	Config v1.Config
 }
@@ -33,7 +36,7 @@ func Write(path string, spec Spec) error {
 	if err != nil {
 		return fmt.Errorf("failed to parse image reference %q: %w", spec.Ref, err)
 	}
-	layerTar, err := filesTar(spec.Files)
+	layerTar, err := filesTar(spec.Files, spec.Symlinks)
 	if err != nil {
 		return err
 	}
@@ -63,15 +66,25 @@ func Write(path string, spec Spec) error {
 	return os.Rename(tmp, path)
 }
 
-func filesTar(files map[string]string) ([]byte, error) {
-	paths := make([]string, 0, len(files))
-	for p := range files {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
+func filesTar(files, symlinks map[string]string) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	for _, p := range paths {
+	// Parent directories first, so that every importer sees them as
+	// directories rather than inferring them.
+	dirs := map[string]bool{}
+	for _, m := range []map[string]string{files, symlinks} {
+		for p := range m {
+			for d := path.Dir(p); d != "." && d != "/"; d = path.Dir(d) {
+				dirs[d] = true
+			}
+		}
+	}
+	for _, d := range sortedKeys(dirs) {
+		if err := tw.WriteHeader(&tar.Header{Name: d + "/", Mode: 0o755, Typeflag: tar.TypeDir}); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range sortedKeys(files) {
 		data, err := os.ReadFile(files[p])
 		if err != nil {
 			return nil, fmt.Errorf("failed to read %s: %w", files[p], err)
@@ -83,10 +96,24 @@ func filesTar(files map[string]string) ([]byte, error) {
 			return nil, err
 		}
 	}
+	for _, p := range sortedKeys(symlinks) {
+		if err := tw.WriteHeader(&tar.Header{Name: p, Mode: 0o777, Typeflag: tar.TypeSymlink, Linkname: symlinks[p]}); err != nil {
+			return nil, err
+		}
+	}
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // Tags returns the image references an archive holds.

@@ -68,6 +68,7 @@ func NewRoot(s Streams) *cobra.Command {
 		newStartCommand(s, flags),
 		newStopCommand(s, flags),
 		newKubeconfigCommand(s, flags),
+		newStatusCommand(s, flags),
 		newImageCommand(s, flags),
 		newVersionCommand(s),
 	)

@@ -1,0 +1,183 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiff-k8s/skiff/e2e/testapp"
+)
+
+// skiffBin is the binary under test: $SKIFF_BIN or bin/skiff of this tree.
+func skiffBin(t *testing.T) string {
+	if b := os.Getenv("SKIFF_BIN"); b != "" {
+		return b
+	}
+	b, err := filepath.Abs("../bin/skiff")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(b); err != nil {
+		t.Fatalf("%s missing: run `make build` (or make test)", b)
+	}
+	return b
+}
+
+func e2e(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test: needs Docker and the node image (run `make test`)")
+	}
+}
+
+// result is one finished command.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// run executes a command with a timeout and the given environment additions.
+func run(t *testing.T, timeout time.Duration, env []string, name string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("%s %s timed out after %s\n%s", name, strings.Join(args, " "), timeout, r)
+	}
+	return r
+}
+
+// cluster is a skiff cluster owned by one test, with its own kubeconfig.
+type cluster struct {
+	t          *testing.T
+	name       string
+	kubeconfig string
+}
+
+// env is what every skiff and kubectl call of this cluster gets.
+func (c *cluster) env() []string { return []string{"KUBECONFIG=" + c.kubeconfig} }
+
+// skiff runs the skiff CLI for this cluster's kubeconfig.
+func (c *cluster) skiff(timeout time.Duration, args ...string) result {
+	c.t.Helper()
+	return run(c.t, timeout, c.env(), skiffBin(c.t), args...)
+}
+
+// mustSkiff runs skiff and fails the test if it exits non-zero.
+func (c *cluster) mustSkiff(timeout time.Duration, args ...string) result {
+	c.t.Helper()
+	r := c.skiff(timeout, args...)
+	if r.code != 0 {
+		c.t.Fatalf("skiff %s failed:\n%s", strings.Join(args, " "), r)
+	}
+	return r
+}
+
+// kubectl runs kubectl against the cluster and fails the test on error.
+func (c *cluster) kubectl(args ...string) string {
+	c.t.Helper()
+	r := run(c.t, 2*time.Minute, c.env(), "kubectl", append([]string{"--context", "skiff-" + c.name}, args...)...)
+	if r.code != 0 {
+		c.t.Fatalf("kubectl %s failed:\n%s", strings.Join(args, " "), r)
+	}
+	return r.stdout
+}
+
+// newCluster creates a cluster and deletes it when the test ends.
+func newCluster(t *testing.T, name string, args ...string) *cluster {
+	t.Helper()
+	c := &cluster{t: t, name: name, kubeconfig: filepath.Join(t.TempDir(), "kubeconfig")}
+	t.Cleanup(func() { c.skiff(2*time.Minute, "delete", "--name", name) })
+	start := time.Now()
+	c.mustSkiff(6*time.Minute, append([]string{"create", "--name", name}, args...)...)
+	t.Logf("created cluster %s in %s", name, time.Since(start).Round(100*time.Millisecond))
+	return c
+}
+
+// contexts lists the context names in a kubeconfig file.
+func contexts(t *testing.T, path string) []string {
+	t.Helper()
+	cfg, err := clientcmd.LoadFromFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("kubeconfig %s is damaged: %v", path, err)
+	}
+	var names []string
+	for n := range cfg.Contexts {
+		names = append(names, n)
+	}
+	return names
+}
+
+// assertGone checks that a cluster left no container, volume or kubeconfig
+// entry behind.
+func assertGone(t *testing.T, name, kubeconfig string) {
+	t.Helper()
+	for _, what := range [][]string{
+		{"ps", "-a", "-q", "--filter", "label=dev.skiff.cluster=" + name},
+		{"volume", "ls", "-q", "--filter", "label=dev.skiff.cluster=" + name},
+	} {
+		r := run(t, time.Minute, nil, "docker", what...)
+		if strings.TrimSpace(r.stdout) != "" {
+			t.Errorf("cluster %s left Docker objects behind (docker %s): %s", name, strings.Join(what, " "), r.stdout)
+		}
+	}
+	if kubeconfig != "" {
+		for _, ctx := range contexts(t, kubeconfig) {
+			if ctx == "skiff-"+name {
+				t.Errorf("kubeconfig %s still has context skiff-%s", kubeconfig, name)
+			}
+		}
+	}
+}
+
+var (
+	appOnce    sync.Once
+	appArchive string
+	appErr     error
+)
+
+// helloArchive builds the test app image archive (skiff.test/hello:v1) once.
+func helloArchive(t *testing.T) string {
+	t.Helper()
+	appOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "skiff-e2e-app")
+		if err != nil {
+			appErr = err
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		appArchive, appErr = testapp.BuildImage(ctx, dir, "skiff.test/hello:v1", "v1")
+	})
+	if appErr != nil {
+		t.Fatalf("build test app image: %v", appErr)
+	}
+	return appArchive
+}

@@ -1,0 +1,233 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLifecycle walks one cluster through create, workloads, stop/start,
+// component crashes and delete.
+func TestLifecycle(t *testing.T) {
+	e2e(t)
+	c := newCluster(t, "e2e-life")
+
+	t.Run("node Ready and a pod serves", func(t *testing.T) {
+		c.t = t
+		ready := c.kubectl("get", "node", "e2e-life-control-plane", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
+		if ready != "True" {
+			t.Fatalf("node Ready condition = %q, want True", ready)
+		}
+		c.mustSkiff(3*time.Minute, "load", "archive", helloArchive(t), "--name", c.name)
+		c.kubectl("run", "hello", "--image=skiff.test/hello:v1", "--image-pull-policy=Never", "--port=8080")
+		c.kubectl("wait", "--for=condition=Ready", "pod/hello", "--timeout=90s")
+		ip := c.kubectl("get", "pod", "hello", "-o", "jsonpath={.status.podIP}")
+		out := runPod(c, "client", "get", "http://"+ip+":8080/")
+		if !strings.Contains(out, "hello from hello version v1") {
+			t.Fatalf("client got %q, want the hello pod's answer", out)
+		}
+	})
+
+	t.Run("status reports every component running", func(t *testing.T) {
+		c.t = t
+		st := status(c)
+		want := []string{"containerd", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"}
+		got := map[string]bool{}
+		for _, comp := range st.Components {
+			got[comp.Name] = comp.Running
+		}
+		for _, w := range want {
+			if !got[w] {
+				t.Errorf("component %s not running in `skiff status`: %+v", w, st.Components)
+			}
+		}
+		if !strings.HasPrefix(st.APIServer, "https://127.0.0.1:") {
+			t.Errorf("API server %q is not published on 127.0.0.1", st.APIServer)
+		}
+	})
+
+	t.Run("stop and start keep objects and volume data", func(t *testing.T) {
+		c.t = t
+		c.kubectl("create", "configmap", "keep", "--from-literal=answer=42")
+		applyYAML(c, pvcYAML("data"))
+		runPodWithPVC(c, "writer", "data", "write", "/data/note", "survives stop")
+		start := time.Now()
+		c.mustSkiff(2*time.Minute, "stop", "--name", c.name)
+		t.Logf("stop took %s", time.Since(start).Round(100*time.Millisecond))
+		start = time.Now()
+		c.mustSkiff(5*time.Minute, "start", "--name", c.name)
+		t.Logf("start took %s", time.Since(start).Round(100*time.Millisecond))
+		if got := c.kubectl("get", "configmap", "keep", "-o", "jsonpath={.data.answer}"); got != "42" {
+			t.Errorf("ConfigMap after restart: answer=%q, want 42", got)
+		}
+		if got := runPodWithPVC(c, "reader", "data", "read", "/data/note"); !strings.Contains(got, "survives stop") {
+			t.Errorf("volume data after restart: %q, want %q", got, "survives stop")
+		}
+	})
+
+	for _, comp := range []string{"kube-apiserver", "etcd"} {
+		t.Run("killed "+comp+" is restarted", func(t *testing.T) {
+			c.t = t
+			before := restarts(status(c), comp)
+			r := run(t, time.Minute, nil, "docker", "exec", "e2e-life-control-plane", "sh", "-c", "kill -9 $(cat /run/skiff/"+comp+".pid)")
+			if r.code != 0 {
+				t.Fatalf("kill %s: %s", comp, r)
+			}
+			deadline := time.Now().Add(2 * time.Minute)
+			for {
+				st := status(c)
+				ok := restarts(st, comp) > before
+				if ok {
+					k := run(t, 30*time.Second, c.env(), "kubectl", "--context", "skiff-"+c.name, "get", "--raw", "/readyz")
+					ok = k.code == 0 && strings.TrimSpace(k.stdout) == "ok"
+				}
+				if ok {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s not restarted and ready within 2m: %+v", comp, st.Components)
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+			c.kubectl("get", "configmap", "keep")
+		})
+	}
+
+	t.Run("delete leaves nothing behind", func(t *testing.T) {
+		c.t = t
+		start := time.Now()
+		c.mustSkiff(2*time.Minute, "delete", "--name", c.name)
+		t.Logf("delete took %s", time.Since(start).Round(100*time.Millisecond))
+		assertGone(t, c.name, c.kubeconfig)
+		r := c.mustSkiff(time.Minute, "delete", "--name", c.name)
+		if !strings.Contains(r.stdout, "does not exist") {
+			t.Errorf("deleting a missing cluster should say so: %s", r)
+		}
+	})
+}
+
+// TestTwoClustersSideBySide runs two clusters at once and checks each
+// answers for itself, and that a duplicate name is refused.
+func TestTwoClustersSideBySide(t *testing.T) {
+	e2e(t)
+	a := newCluster(t, "e2e-a")
+	b := newCluster(t, "e2e-b")
+	for _, c := range []*cluster{a, b} {
+		if got := c.kubectl("get", "nodes", "-o", "jsonpath={.items[*].metadata.name}"); got != c.name+"-control-plane" {
+			t.Errorf("cluster %s lists nodes %q", c.name, got)
+		}
+	}
+	if status(a).APIServer == status(b).APIServer {
+		t.Errorf("both clusters publish the API server on %s", status(a).APIServer)
+	}
+	r := a.skiff(time.Minute, "create", "--name", "e2e-a")
+	if r.code == 0 || !strings.Contains(r.stderr, "already exists") {
+		t.Errorf("creating a duplicate should fail with 'already exists':\n%s", r)
+	}
+	a.kubectl("get", "nodes")
+}
+
+// status returns `skiff status -o json` for the cluster.
+func status(c *cluster) statusJSON {
+	c.t.Helper()
+	r := c.mustSkiff(time.Minute, "status", "--name", c.name, "-o", "json")
+	var st statusJSON
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		c.t.Fatalf("status -o json: %v\n%s", err, r.stdout)
+	}
+	return st
+}
+
+type statusJSON struct {
+	APIServer  string `json:"apiServer"`
+	Components []struct {
+		Name     string `json:"name"`
+		Running  bool   `json:"running"`
+		Restarts int    `json:"restarts"`
+	} `json:"components"`
+}
+
+func restarts(st statusJSON, name string) int {
+	for _, c := range st.Components {
+		if c.Name == name {
+			return c.Restarts
+		}
+	}
+	return -1
+}
+
+// runPod runs the test app once in a pod and returns its output.
+func runPod(c *cluster, name string, args ...string) string {
+	c.t.Helper()
+	c.kubectl(append([]string{"run", name, "--image=skiff.test/hello:v1", "--image-pull-policy=Never", "--restart=Never", "--"}, args...)...)
+	return podOutput(c, name)
+}
+
+// podOutput waits for a run-once pod to finish, returns its log and
+// deletes it.
+func podOutput(c *cluster, name string) string {
+	c.t.Helper()
+	defer c.kubectl("delete", "pod", name, "--wait=false")
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		phase := c.kubectl("get", "pod", name, "-o", "jsonpath={.status.phase}")
+		if phase == "Succeeded" || phase == "Failed" {
+			logs := c.kubectl("logs", name)
+			if phase == "Failed" {
+				c.t.Fatalf("pod %s failed: %s", name, logs)
+			}
+			return logs
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("pod %s did not finish within 2m (phase %q): %s", name, phase, c.kubectl("describe", "pod", name))
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+func pvcYAML(name string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: %s
+spec:
+  accessModes: [ReadWriteOnce]
+  resources:
+    requests:
+      storage: 64Mi
+`, name)
+}
+
+// runPodWithPVC runs the test app once with the claim mounted at /data.
+func runPodWithPVC(c *cluster, name, claim string, args ...string) string {
+	c.t.Helper()
+	quoted, _ := json.Marshal(args)
+	applyYAML(c, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+spec:
+  restartPolicy: Never
+  containers:
+  - name: app
+    image: skiff.test/hello:v1
+    imagePullPolicy: Never
+    args: %s
+    volumeMounts:
+    - {name: data, mountPath: /data}
+  volumes:
+  - name: data
+    persistentVolumeClaim: {claimName: %s}
+`, name, quoted, claim))
+	return podOutput(c, name)
+}
+
+func applyYAML(c *cluster, doc string) {
+	c.t.Helper()
+	cmd := run(c.t, time.Minute, c.env(), "sh", "-c", "kubectl --context skiff-"+c.name+" apply -f - <<'EOF'\n"+doc+"EOF\n")
+	if cmd.code != 0 {
+		c.t.Fatalf("kubectl apply failed:\n%s", cmd)
+	}
+}

@@ -1,0 +1,33 @@
+package images
+
+import "testing"
+
+func TestManifestImages(t *testing.T) {
+	m, err := LoadManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := m.ForKubernetes("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"pause":                  "registry.k8s.io/pause:3.10.2",
+		"busybox":                "skiff.local/busybox:bookworm",
+		"coredns":                "registry.k8s.io/coredns/coredns:v1.15.0",
+		"local-path-provisioner": "docker.io/rancher/local-path-provisioner:v0.0.30",
+		"metrics-server":         "registry.k8s.io/metrics-server/metrics-server:v0.9.0",
+	}
+	got := r.Images()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("Images()[%s] = %q, want %q", k, got[k], v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("Images() = %v, want %v", got, want)
+	}
+	if k, _ := r.Component("kubernetes"); k.Main != "kube-main.go.tmpl" || k.Image != nil {
+		t.Errorf("kubernetes component: main %q image %v", k.Main, k.Image)
+	}
+}

@@ -1,0 +1,64 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/skiff-k8s/skiff/images"
+	"github.com/skiff-k8s/skiff/node"
+)
+
+// Status is what `skiff status` shows about one cluster.
+type Status struct {
+	Name       string                 `json:"name"`
+	State      string                 `json:"state"`
+	Node       string                 `json:"node"`
+	Image      string                 `json:"image"`
+	Privileged bool                   `json:"privileged"`
+	NodeIP     string                 `json:"nodeIP,omitempty"`
+	APIServer  string                 `json:"apiServer"`
+	Ports      []string               `json:"ports"`
+	Versions   map[string]string      `json:"versions,omitempty"`
+	Agent      string                 `json:"agent,omitempty"`
+	AgentError string                 `json:"agentError,omitempty"`
+	Components []node.ComponentStatus `json:"components,omitempty"`
+}
+
+// Status reports a cluster's container, addresses, versions and the state
+// and restarts of each component as the node agent last reported them.
+func (p *Provider) Status(ctx context.Context, name string) (*Status, error) {
+	c, err := p.node(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	s := &Status{
+		Name:       name,
+		State:      c.State.Status,
+		Node:       NodeName(name),
+		Image:      c.Config.Image,
+		Privileged: c.HostConfig.Privileged,
+		APIServer:  c.Config.Labels[LabelAPIServer],
+		Versions:   map[string]string{},
+	}
+	if img, err := p.docker.ImageInspect(ctx, c.Image); err == nil && img.Config != nil {
+		for k, v := range img.Config.Labels {
+			if n, ok := strings.CutPrefix(k, images.LabelPrefix); ok {
+				s.Versions[n] = v
+			}
+		}
+	}
+	for port, bindings := range c.HostConfig.PortBindings {
+		for _, b := range bindings {
+			s.Ports = append(s.Ports, fmt.Sprintf("%s:%s->%s", b.HostIP, b.HostPort, port))
+		}
+	}
+	sort.Strings(s.Ports)
+	if c.State.Running {
+		if st, err := p.nodeStatus(ctx, name); err == nil {
+			s.Agent, s.AgentError, s.NodeIP, s.Components = st.Phase, st.Error, st.NodeIP, st.Components
+		}
+	}
+	return s, nil
+}
