@@ -39,8 +39,8 @@ type Manifest struct {
 }
 
 // GoComponent is an upstream Go module built into one or more binaries.
-// The omitempty JSON tags keep specHash, and so the cached binaries, of
-// components that do not use those fields unchanged.
+// Fields added later carry omitempty JSON tags so that specHash, and so the
+// cached binaries, of components that leave them unset do not change.
 type GoComponent struct {
 	Name     string            `yaml:"name"`
 	Module   string            `yaml:"module"`

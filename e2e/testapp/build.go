@@ -39,6 +39,10 @@ func BuildImage(ctx context.Context, dir, ref, version string) (archivePath stri
 	if version == "" {
 		version = "v1"
 	}
+	// Absolute, since go build runs in src and -o would be relative to it.
+	if dir, err = filepath.Abs(dir); err != nil {
+		return "", fmt.Errorf("failed to resolve build directory: %w", err)
+	}
 	src := filepath.Join(dir, "hello-src")
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		return "", fmt.Errorf("failed to create build directory: %w", err)

@@ -1,0 +1,55 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skiff-k8s/skiff/images"
+)
+
+// TestNodeImageVersions runs the node image's own version report and checks
+// every binary against the manifest's pins.
+func TestNodeImageVersions(t *testing.T) {
+	e2e(t)
+	m, err := images.LoadManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err = m.ForKubernetes("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := images.NodeImage(m, skiffBin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, 2*time.Minute, nil, "docker", "run", "--rm", ref, "versions")
+	if r.code != 0 {
+		t.Fatalf("versions command failed:\n%s", r)
+	}
+	reported := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 {
+			reported[f[0]] = append(reported[f[0]], f[1]+"="+f[2])
+		}
+		if len(f) == 2 && f[0] == "image" {
+			reported["image"] = append(reported["image"], f[1])
+		}
+	}
+	for _, c := range m.Go {
+		got := reported[c.Name]
+		if len(got) == 0 {
+			t.Errorf("image reports no binary of component %s", c.Name)
+		}
+		for _, g := range got {
+			if !strings.HasSuffix(g, "="+c.Version) {
+				t.Errorf("%s: binary reports %s, manifest pins %s", c.Name, g, c.Version)
+			}
+		}
+	}
+	if !contains(reported["image"], m.Pause.Image) {
+		t.Errorf("preloaded images %v lack the pause image %s", reported["image"], m.Pause.Image)
+	}
+}
