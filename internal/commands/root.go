@@ -69,6 +69,7 @@ func NewRoot(s Streams) *cobra.Command {
 		newStopCommand(s, flags),
 		newKubeconfigCommand(s, flags),
 		newStatusCommand(s, flags),
+		newExportCommand(s, flags),
 		newImageCommand(s, flags),
 		newVersionCommand(s),
 	)
