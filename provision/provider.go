@@ -32,6 +32,9 @@ func NewProvider(docker *client.Client, status *cli.Status, logf func(string, ..
 	return &Provider{docker: docker, status: status, logf: logf}
 }
 
+// Docker returns the provider's Docker client.
+func (p *Provider) Docker() *client.Client { return p.docker }
+
 // Cluster is one cluster as Docker shows it.
 type Cluster struct {
 	Name      string `json:"name"`

@@ -51,6 +51,9 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 				return err
 			}
 			defer done()
+			for _, w := range p.Warnings(cmd.Context()) {
+				fmt.Fprintf(s.Err, "WARNING: %s: %s (fix: %s)\n", w.Check, w.Detail, w.Fix)
+			}
 			fmt.Fprintf(s.Err, "Creating cluster %q ...\n", cfg.Name)
 			start := time.Now()
 			res, err := p.Create(cmd.Context(), cfg)

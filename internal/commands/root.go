@@ -70,6 +70,7 @@ func NewRoot(s Streams) *cobra.Command {
 		newKubeconfigCommand(s, flags),
 		newStatusCommand(s, flags),
 		newExportCommand(s, flags),
+		newDoctorCommand(s, flags),
 		newImageCommand(s, flags),
 		newVersionCommand(s),
 	)

@@ -1,0 +1,244 @@
+package addons
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/skiff-k8s/skiff/images"
+)
+
+var testValues = Values{DNSIP: "10.96.0.10", ClusterDomain: "cluster.local", PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/16"}
+
+// objects parses a multi-document YAML stream.
+func objects(t *testing.T, data []byte) []map[string]any {
+	t.Helper()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var objs []map[string]any
+	for {
+		var o map[string]any
+		err := dec.Decode(&o)
+		if errors.Is(err, io.EOF) {
+			return objs
+		}
+		if err != nil {
+			t.Fatalf("invalid YAML: %v\n%s", err, data)
+		}
+		if o != nil {
+			objs = append(objs, o)
+		}
+	}
+}
+
+func field(o map[string]any, keys ...string) any {
+	var v any = o
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+func find(objs []map[string]any, kind, name string) map[string]any {
+	for _, o := range objs {
+		if o["kind"] == kind && field(o, "metadata", "name") == name {
+			return o
+		}
+	}
+	return nil
+}
+
+func TestRenderAll(t *testing.T) {
+	if got := Names(); !slices.Equal(got, []string{"dns", "storage", "metrics"}) {
+		t.Fatalf("Names() = %v", got)
+	}
+	m, err := images.LoadManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err = m.ForKubernetes("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := m.Images()
+	// Every image an addon needs, by manifest entry, must be referenced.
+	want := map[string][]string{
+		"dns":     {"coredns"},
+		"storage": {"local-path-provisioner", "busybox"},
+		"metrics": {"metrics-server"},
+	}
+	imageRef := regexp.MustCompile(`(?m)(?:image:\s*|--helper-image=)(\S+)`)
+	for _, name := range Names() {
+		data, err := Render(name, testValues)
+		if err != nil {
+			t.Fatalf("Render(%s): %v", name, err)
+		}
+		objs := objects(t, data)
+		if len(objs) == 0 {
+			t.Fatalf("%s renders no objects", name)
+		}
+		for _, o := range objs {
+			if o["apiVersion"] == nil || o["kind"] == nil || field(o, "metadata", "name") == nil {
+				t.Errorf("%s: object without apiVersion, kind or metadata.name: %v", name, o)
+			}
+			for _, c := range containers(o) {
+				if c["imagePullPolicy"] != "IfNotPresent" {
+					t.Errorf("%s: %s/%s container %v: imagePullPolicy %v, want IfNotPresent", name, o["kind"], field(o, "metadata", "name"), c["name"], c["imagePullPolicy"])
+				}
+			}
+		}
+		// Also catches images inside ConfigMaps (the helper pod template).
+		var refs []string
+		for _, m := range imageRef.FindAllStringSubmatch(string(data), -1) {
+			refs = append(refs, m[1])
+		}
+		for _, ref := range refs {
+			if !slices.Contains(mapValues(pinned), ref) {
+				t.Errorf("%s: image %s is not preloaded (images/versions.yaml pins %v)", name, ref, pinned)
+			}
+		}
+		for _, entry := range want[name] {
+			if !slices.Contains(refs, pinned[entry]) {
+				t.Errorf("%s: does not use %s image %s (uses %v)", name, entry, pinned[entry], refs)
+			}
+		}
+	}
+}
+
+func containers(o map[string]any) []map[string]any {
+	spec := field(o, "spec", "template", "spec")
+	if o["kind"] == "Pod" {
+		spec = o["spec"]
+	}
+	sm, _ := spec.(map[string]any)
+	var out []map[string]any
+	for _, key := range []string{"initContainers", "containers"} {
+		list, _ := sm[key].([]any)
+		for _, c := range list {
+			if cm, ok := c.(map[string]any); ok {
+				out = append(out, cm)
+			}
+		}
+	}
+	return out
+}
+
+func mapValues(m map[string]string) []string {
+	var v []string
+	for _, s := range m {
+		v = append(v, s)
+	}
+	return v
+}
+
+func corefile(t *testing.T, v Values) string {
+	t.Helper()
+	data, err := Render("dns", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := objects(t, data)
+	cm := find(objs, "ConfigMap", "coredns")
+	cf, _ := field(cm, "data", "Corefile").(string)
+	if cf == "" {
+		t.Fatalf("no Corefile in\n%s", data)
+	}
+	svc := find(objs, "Service", "kube-dns")
+	if got := field(svc, "spec", "clusterIP"); got != v.DNSIP {
+		t.Errorf("kube-dns clusterIP = %v, want %s", got, v.DNSIP)
+	}
+	return cf
+}
+
+func TestCorefileOffline(t *testing.T) {
+	cf := corefile(t, testValues)
+	if strings.Contains(cf, "forward") {
+		t.Errorf("Corefile without upstreams must not forward:\n%s", cf)
+	}
+	for _, want := range []string{"kubernetes cluster.local in-addr.arpa ip6.arpa {", "ready\n", "lameduck 5s", "cache 30", "loop\n", "reload\n", "loadbalance\n"} {
+		if !strings.Contains(cf, want) {
+			t.Errorf("Corefile lacks %q:\n%s", want, cf)
+		}
+	}
+	if strings.Count(cf, "{") != strings.Count(cf, "}") {
+		t.Errorf("unbalanced braces:\n%s", cf)
+	}
+}
+
+func TestCorefileUpstream(t *testing.T) {
+	v := testValues
+	v.Upstream = []string{"192.0.2.53", "198.51.100.53"}
+	v.ClusterDomain = "example.internal"
+	cf := corefile(t, v)
+	for _, want := range []string{"forward . 192.0.2.53 198.51.100.53 {", "max_fails 1", "expire 10s", "health_check 5s", "read_timeout 1s", "failfast_all_unhealthy_upstreams", "kubernetes example.internal in-addr.arpa"} {
+		if !strings.Contains(cf, want) {
+			t.Errorf("Corefile lacks %q:\n%s", want, cf)
+		}
+	}
+}
+
+func TestStorageClassDefault(t *testing.T) {
+	data, err := Render("storage", testValues)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := objects(t, data)
+	sc := find(objs, "StorageClass", "standard")
+	if sc == nil {
+		t.Fatal("no StorageClass standard")
+	}
+	if field(sc, "metadata", "annotations", "storageclass.kubernetes.io/is-default-class") != "true" {
+		t.Errorf("StorageClass standard is not the default: %v", sc["metadata"])
+	}
+	if sc["reclaimPolicy"] != "Delete" || sc["volumeBindingMode"] != "WaitForFirstConsumer" {
+		t.Errorf("StorageClass standard: %v", sc)
+	}
+	cm := find(objs, "ConfigMap", "local-path-config")
+	if cfg, _ := field(cm, "data", "config.json").(string); !strings.Contains(cfg, `"/var/local-path-provisioner"`) {
+		t.Errorf("volumes are not under /var/local-path-provisioner: %s", cfg)
+	}
+	helper, _ := field(cm, "data", "helperPod.yaml").(string)
+	pod := objects(t, []byte(helper))
+	if len(pod) != 1 || len(containers(pod[0])) != 1 || containers(pod[0])[0]["imagePullPolicy"] != "IfNotPresent" {
+		t.Errorf("helper pod template: %v", pod)
+	}
+}
+
+func TestMetricsFlags(t *testing.T) {
+	data, err := Render("metrics", testValues)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := objects(t, data)
+	if find(objs, "APIService", "v1beta1.metrics.k8s.io") == nil {
+		t.Error("no APIService v1beta1.metrics.k8s.io")
+	}
+	c := containers(find(objs, "Deployment", "metrics-server"))
+	if len(c) != 1 {
+		t.Fatalf("metrics-server containers: %v", c)
+	}
+	args, _ := c[0]["args"].([]any)
+	for _, want := range []string{"--kubelet-insecure-tls", "--kubelet-preferred-address-types=InternalIP", "--metric-resolution=15s"} {
+		if !slices.Contains(args, any(want)) {
+			t.Errorf("metrics-server args %v lack %s", args, want)
+		}
+	}
+}
+
+func TestRenderErrors(t *testing.T) {
+	if _, err := Render("nope", testValues); err == nil {
+		t.Error("Render of an unknown addon succeeded")
+	}
+	if _, err := Render("dns", Values{}); err == nil {
+		t.Error("Render without DNSIP succeeded")
+	}
+}

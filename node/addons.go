@@ -1,0 +1,111 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/skiff-k8s/skiff/addons"
+)
+
+const (
+	// AddonsDir holds each enabled addon's rendered manifests as applied.
+	AddonsDir = StateDir + "/addons"
+	// clusterDomain is the kubelet's clusterDomain (see kubeletYAML).
+	clusterDomain = "cluster.local"
+
+	applyTimeout  = 2 * time.Minute
+	applyInterval = 500 * time.Millisecond
+	// applyAttempt bounds one kubectl run, so a hung API call is retried
+	// within applyTimeout instead of eating it.
+	applyAttempt = 30 * time.Second
+)
+
+// enabledAddons returns the addons to apply: the defaults unless the
+// configuration lists some (an empty list means none).
+func enabledAddons(c *Config) []string {
+	if c.Addons == nil {
+		return addons.Names()
+	}
+	return c.Addons
+}
+
+// applyAddons renders every enabled addon with this cluster's values and
+// applies it with server-side apply, on every boot: re-applying an unchanged
+// manifest is a no-op, and a new skiff version upgrades its addons in place.
+func (a *Agent) applyAddons(ctx context.Context) error {
+	names := enabledAddons(a.cfg)
+	if len(names) == 0 {
+		return nil
+	}
+	resolv, _ := os.ReadFile("/etc/resolv.conf")
+	v := addons.Values{
+		DNSIP:         a.cfg.DNSIP,
+		ClusterDomain: clusterDomain,
+		PodSubnet:     a.cfg.PodSubnet,
+		ServiceSubnet: a.cfg.ServiceSubnet,
+		// The same servers pods resolve with when their dnsPolicy is Default.
+		Upstream: upstreamNameservers(string(resolv)),
+	}
+	if err := os.MkdirAll(AddonsDir, 0o755); err != nil {
+		return fmt.Errorf("failed to create %s: %w", AddonsDir, err)
+	}
+	for _, name := range names {
+		data, err := addons.Render(name, v)
+		if err != nil {
+			return err
+		}
+		file := filepath.Join(AddonsDir, name+".yaml")
+		if err := writeFileAtomic(file, data); err != nil {
+			return fmt.Errorf("failed to write addon %s: %w", name, err)
+		}
+		start := time.Now()
+		if err := a.kubectlApply(ctx, file); err != nil {
+			return fmt.Errorf("failed to apply addon %s: %w", name, err)
+		}
+		log.Printf("addon %s applied in %s", name, time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// kubectlApply applies file, retrying while the API server refuses (it may,
+// briefly, right after it first reports ready, e.g. before RBAC bootstrap or
+// the aggregator has settled).
+func (a *Agent) kubectlApply(ctx context.Context, file string) error {
+	ctx, cancel := context.WithTimeout(ctx, applyTimeout)
+	defer cancel()
+	for attempt := 1; ; attempt++ {
+		actx, acancel := context.WithTimeout(ctx, applyAttempt)
+		// The agent is PID 1: its reaper collects every child, so commands
+		// run through it rather than exec.Cmd.Run.
+		out, err := a.reaper.Output(actx, exec.Command("/usr/local/bin/kubectl",
+			"--kubeconfig", kubeconfig("admin"), "apply", "--server-side", "--force-conflicts", "-f", file))
+		acancel()
+		if err == nil {
+			return nil
+		}
+		err = fmt.Errorf("kubectl apply -f %s (attempt %d): %w: %s", file, attempt, err, bytes.TrimSpace(out))
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("gave up after %s: %w", applyTimeout, err)
+			}
+			return err
+		case <-time.After(applyInterval):
+		}
+	}
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
