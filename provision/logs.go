@@ -2,7 +2,6 @@ package provision
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,12 +9,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/stdcopy"
 
+	"github.com/skiff-k8s/skiff/internal/engine"
 	"github.com/skiff-k8s/skiff/node"
 )
 
@@ -50,7 +49,7 @@ func (p *Provider) ExportLogs(ctx context.Context, name, dir string) error {
 	}
 	if c.State.Running {
 		for file, cmd := range nodeCommands {
-			out, err := p.execNode(ctx, name, cmd)
+			out, err := engine.Exec(ctx, p.docker, NodeName(name), cmd...)
 			if err != nil {
 				out = append(out, []byte("\n"+err.Error()+"\n")...)
 			}
@@ -116,29 +115,4 @@ func (p *Provider) copyFromNode(ctx context.Context, name, src, dir string) erro
 			}
 		}
 	}
-}
-
-// execNode runs a command in the node and returns its combined output.
-func (p *Provider) execNode(ctx context.Context, name string, cmd []string) ([]byte, error) {
-	ex, err := p.docker.ContainerExecCreate(ctx, NodeName(name), container.ExecOptions{Cmd: cmd, AttachStdout: true, AttachStderr: true})
-	if err != nil {
-		return nil, fmt.Errorf("failed to exec %s: %w", cmd[0], err)
-	}
-	att, err := p.docker.ContainerExecAttach(ctx, ex.ID, container.ExecAttachOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("failed to exec %s: %w", cmd[0], err)
-	}
-	defer att.Close()
-	var out bytes.Buffer
-	if _, err := stdcopy.StdCopy(&out, &out, att.Reader); err != nil {
-		return out.Bytes(), err
-	}
-	insp, err := p.docker.ContainerExecInspect(ctx, ex.ID)
-	if err != nil {
-		return out.Bytes(), err
-	}
-	if insp.ExitCode != 0 {
-		return out.Bytes(), fmt.Errorf("%s exited %d", strings.Join(cmd, " "), insp.ExitCode)
-	}
-	return out.Bytes(), nil
 }

@@ -24,6 +24,8 @@ type Status struct {
 	Agent      string                 `json:"agent,omitempty"`
 	AgentError string                 `json:"agentError,omitempty"`
 	Components []node.ComponentStatus `json:"components,omitempty"`
+	// ReadyAfter is seconds from the agent's start to each component ready.
+	ReadyAfter map[string]float64 `json:"readyAfterSeconds,omitempty"`
 }
 
 // Status reports a cluster's container, addresses, versions and the state
@@ -57,7 +59,7 @@ func (p *Provider) Status(ctx context.Context, name string) (*Status, error) {
 	sort.Strings(s.Ports)
 	if c.State.Running {
 		if st, err := p.nodeStatus(ctx, name); err == nil {
-			s.Agent, s.AgentError, s.NodeIP, s.Components = st.Phase, st.Error, st.NodeIP, st.Components
+			s.Agent, s.AgentError, s.NodeIP, s.Components, s.ReadyAfter = st.Phase, st.Error, st.NodeIP, st.Components, st.ReadyAfter
 		}
 	}
 	return s, nil

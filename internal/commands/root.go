@@ -72,6 +72,8 @@ func NewRoot(s Streams) *cobra.Command {
 		newExportCommand(s, flags),
 		newDoctorCommand(s, flags),
 		newImageCommand(s, flags),
+		newLoadCommand(s, flags),
+		newImagesCommand(s, flags),
 		newVersionCommand(s),
 	)
 	return root

@@ -1,0 +1,79 @@
+package commands
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func newLoadCommand(s Streams, root *rootFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "load",
+		Short: "Load images from the host into a cluster, for pods with imagePullPolicy Never or IfNotPresent",
+	}
+	cmd.AddCommand(newLoadDockerImageCommand(s, root), newLoadArchiveCommand(s, root))
+	return cmd
+}
+
+func newLoadDockerImageCommand(s Streams, root *rootFlags) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "docker-image IMAGE...",
+		Short: "Load images from the host's Docker into a cluster (skipping those it has)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, done, err := newProvider(cmd, s, root)
+			if err != nil {
+				return err
+			}
+			defer done()
+			start := time.Now()
+			loaded, skipped, err := p.LoadImages(cmd.Context(), name, args, s.Err)
+			if err != nil {
+				return err
+			}
+			reportLoad(s, name, loaded, skipped, start)
+			return nil
+		},
+	}
+	nameFlag(cmd, &name)
+	return cmd
+}
+
+func newLoadArchiveCommand(s Streams, root *rootFlags) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "archive FILE...",
+		Short: "Load `docker save` or OCI image archives (tar or tar.gz) into a cluster",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, done, err := newProvider(cmd, s, root)
+			if err != nil {
+				return err
+			}
+			defer done()
+			start := time.Now()
+			loaded, skipped, err := p.LoadArchives(cmd.Context(), name, args, s.Err)
+			if err != nil {
+				return err
+			}
+			reportLoad(s, name, loaded, skipped, start)
+			return nil
+		},
+	}
+	nameFlag(cmd, &name)
+	return cmd
+}
+
+func reportLoad(s Streams, cluster string, loaded, skipped []string, start time.Time) {
+	for _, ref := range skipped {
+		fmt.Fprintf(s.Out, "Image %s is already on cluster %q; nothing to do\n", ref, cluster)
+	}
+	for _, ref := range loaded {
+		fmt.Fprintf(s.Out, "Loaded %s into cluster %q\n", ref, cluster)
+	}
+	if len(loaded) > 0 {
+		fmt.Fprintf(s.Out, "Done in %s\n", time.Since(start).Round(100*time.Millisecond))
+	}
+}
