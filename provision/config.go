@@ -16,6 +16,7 @@ const (
 	LabelCluster    = "dev.skiff.cluster"
 	LabelAPIServer  = "dev.skiff.apiserver"
 	LabelPrivileged = "dev.skiff.privileged"
+	LabelLBPool     = "dev.skiff.lb-pool"
 	DefaultName     = "skiff"
 	networkName     = "skiff"
 )

@@ -42,6 +42,7 @@ type createRun struct {
 	files   pki.Files
 	id      string
 	host    hostInfo
+	lbPool  *net.IPNet
 	created bool // something exists that a failure must remove
 	out     Created
 }
@@ -190,7 +191,18 @@ func (r *createRun) certificates(context.Context) error {
 
 func (r *createRun) startNode(ctx context.Context) error {
 	d := r.p.docker
-	if err := r.p.ensureNetwork(ctx); err != nil {
+	subnet, err := r.p.ensureNetwork(ctx)
+	if err != nil {
+		return err
+	}
+	// Picking a free LoadBalancer pool and creating the container that
+	// records it must not interleave with another create on this host.
+	unlock, err := hostLock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if r.lbPool, err = r.p.freePool(ctx, subnet); err != nil {
 		return err
 	}
 	r.created = true
@@ -240,6 +252,7 @@ func (r *createRun) createAndStart(ctx context.Context, nc node.Config) error {
 	if err != nil {
 		return err
 	}
+	spec.Config.Labels[LabelLBPool] = r.lbPool.String()
 	c, err := d.ContainerCreate(ctx, spec.Config, spec.Host, spec.Networking, nil, spec.Name)
 	if err != nil {
 		return fmt.Errorf("failed to create node container: %w", err)
