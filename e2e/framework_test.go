@@ -158,26 +158,33 @@ func assertGone(t *testing.T, name, kubeconfig string) {
 }
 
 var (
-	appOnce    sync.Once
-	appArchive string
-	appErr     error
+	appMu       sync.Mutex
+	appArchives = map[string]string{}
 )
 
-// helloArchive builds the test app image archive (skiff.test/hello:v1) once.
-func helloArchive(t *testing.T) string {
+// helloArchive builds the test app image archive skiff.test/hello:v1 once.
+func helloArchive(t *testing.T) string { return helloVersion(t, "v1") }
+
+// helloArchiveV2 is the same app answering "version v2".
+func helloArchiveV2(t *testing.T) string { return helloVersion(t, "v2") }
+
+func helloVersion(t *testing.T, version string) string {
 	t.Helper()
-	appOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "skiff-e2e-app")
-		if err != nil {
-			appErr = err
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		appArchive, appErr = testapp.BuildImage(ctx, dir, "skiff.test/hello:v1", "v1")
-	})
-	if appErr != nil {
-		t.Fatalf("build test app image: %v", appErr)
+	appMu.Lock()
+	defer appMu.Unlock()
+	if a, ok := appArchives[version]; ok {
+		return a
 	}
-	return appArchive
+	dir, err := os.MkdirTemp("", "skiff-e2e-app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	a, err := testapp.BuildImage(ctx, dir, "skiff.test/hello:"+version, version)
+	if err != nil {
+		t.Fatalf("build test app image %s: %v", version, err)
+	}
+	appArchives[version] = a
+	return a
 }

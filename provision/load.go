@@ -103,7 +103,9 @@ func (p *Provider) LoadImages(ctx context.Context, cluster string, refs []string
 	var total int64
 	for _, w := range wants {
 		switch {
-		case have.has(w.name, w.id):
+		case have.has(w.name, w.id), have[w.name] == w.id:
+			// The second form: Docker's containerd image store uses the
+			// index digest, which the import keeps as the target, as ID.
 			skipped = append(skipped, w.arg)
 		case have[w.id] != "":
 			// Same content under another name: a tag is enough.
@@ -147,9 +149,10 @@ func (p *Provider) LoadImages(ctx context.Context, cluster string, refs []string
 }
 
 // LoadArchives imports `docker save` or OCI image archives (tar, or tar.gz)
-// into the cluster's node, each streamed from its file. A `docker save`
-// archive whose images the node already has is skipped. loaded and skipped
-// hold the image references the archives carry.
+// into the cluster's node, each streamed from its file. An archive whose
+// images the node already has (same name and ID, or for OCI archives same
+// name and digest) is skipped. loaded and skipped hold the references the
+// archives carry, normalized (hello:v1 -> docker.io/library/hello:v1).
 func (p *Provider) LoadArchives(ctx context.Context, cluster string, paths []string, progress io.Writer) (loaded, skipped []string, err error) {
 	type plan struct {
 		path string
@@ -179,10 +182,20 @@ func (p *Provider) LoadArchives(ctx context.Context, cluster string, paths []str
 		present, unnamed := true, false
 		var names []string
 		for _, img := range pl.imgs {
-			unnamed = unnamed || len(img.names) == 0
-			present = present && img.id != "" && len(img.names) > 0
+			unnamed = unnamed || !img.named
+			switch {
+			case len(img.names) == 0 && img.id != "":
+				present = present && have[img.id] != ""
+				names = append(names, img.id)
+			case len(img.names) == 0:
+				present = false
+			}
 			for _, n := range img.names {
-				present = present && have.has(n, img.id)
+				if img.id != "" {
+					present = present && have.has(n, img.id)
+				} else {
+					present = present && have[n] == img.digest
+				}
 				names = append(names, n)
 			}
 		}
@@ -581,7 +594,8 @@ func lastLine(s string) string {
 // archiveImage is one image in an archive: from a `docker save`
 // manifest.json its names and ID, from an OCI index.json its digest.
 type archiveImage struct {
-	names  []string // normalized
+	names  []string // full names, normalized
+	named  bool     // ctr will name it: names, or an OCI tag-only name
 	id     string
 	digest string
 }
@@ -645,13 +659,13 @@ func dockerManifest(file string, data []byte) ([]archiveImage, error) {
 	}
 	var out []archiveImage
 	for _, e := range m {
-		// The config's file name is its digest: "<hex>.json" (classic) or
-		// "blobs/sha256/<hex>" (Docker 25+).
-		hex := strings.TrimSuffix(path.Base(e.Config), ".json")
+		// The config's file name is its digest: "<hex>.json" (Docker),
+		// "blobs/sha256/<hex>" (Docker 25+) or "sha256:<hex>" (crane).
+		hex := strings.TrimPrefix(strings.TrimSuffix(path.Base(e.Config), ".json"), "sha256:")
 		if len(hex) != 64 {
 			return nil, fmt.Errorf("unexpected config %q in manifest.json of %s", e.Config, file)
 		}
-		img := archiveImage{id: "sha256:" + hex}
+		img := archiveImage{id: "sha256:" + hex, named: len(e.RepoTags) > 0}
 		for _, t := range e.RepoTags {
 			n, err := normalize(t)
 			if err != nil {
@@ -680,14 +694,16 @@ func ociIndex(file string, data []byte) ([]archiveImage, error) {
 	var out []archiveImage
 	for _, m := range idx.Manifests {
 		img := archiveImage{digest: m.Digest}
-		// ctr names images by these annotations; its own name list is read
-		// back after the import.
-		for _, k := range []string{"io.containerd.image.name", "org.opencontainers.image.ref.name"} {
-			if v := m.Annotations[k]; v != "" {
-				img.names = append(img.names, v)
-				break
+		// ctr names an image by the first of these; a tag-only ref.name gets
+		// a generated repository, so what it made is read back afterwards.
+		if v := m.Annotations["io.containerd.image.name"]; v != "" {
+			n, err := normalize(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", file, err)
 			}
+			img.names, img.named = []string{n}, true
 		}
+		img.named = img.named || m.Annotations["org.opencontainers.image.ref.name"] != ""
 		out = append(out, img)
 	}
 	if len(out) == 0 {

@@ -6,7 +6,9 @@
 //
 //	hello [serve]            HTTP on $PORT (default 8080): / /healthz /readyz /burn?ms=N
 //	hello lookup NAME...     resolve names, print "NAME -> IPs"
-//	hello get URL [COUNT]    GET URL COUNT times, print each body
+//	hello get URL [COUNT [INTERVAL [CONCURRENCY]]]
+//	                         GET URL COUNT times (INTERVAL apart per worker),
+//	                         print each body or an ERROR line
 //	hello write FILE TEXT    write TEXT to FILE, creating directories
 //	hello read FILE          print FILE
 //	hello burn SECONDS       burn one CPU
@@ -29,6 +31,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -223,31 +226,53 @@ func lookup(names []string) error {
 }
 
 func get(args []string) error {
-	if len(args) < 1 || len(args) > 2 {
-		return errors.New("usage: get URL [COUNT]")
+	if len(args) < 1 || len(args) > 4 {
+		return errors.New("usage: get URL [COUNT [INTERVAL [CONCURRENCY]]]")
 	}
-	count := 1
-	if len(args) == 2 {
-		n, err := strconv.Atoi(args[1])
-		if err != nil || n < 1 {
+	url, count, interval, workers := args[0], 1, time.Duration(0), 1
+	var err error
+	if len(args) > 1 {
+		if count, err = strconv.Atoi(args[1]); err != nil || count < 1 {
 			return fmt.Errorf("invalid COUNT %q", args[1])
 		}
-		count = n
 	}
-	// A new connection per request, so a Service spreads them over replicas.
-	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	failures := 0
-	for i := 0; i < count; i++ {
-		body, err := getOnce(c, args[0])
-		if err != nil {
-			fmt.Printf("ERROR %v\n", err)
-			failures++
-			continue
+	if len(args) > 2 {
+		if interval, err = time.ParseDuration(args[2]); err != nil || interval < 0 {
+			return fmt.Errorf("invalid INTERVAL %q: give a duration such as 50ms", args[2])
 		}
-		fmt.Println(strings.TrimRight(body, "\n"))
 	}
-	if failures > 0 {
-		return fmt.Errorf("%d of %d requests to %s failed", failures, count, args[0])
+	if len(args) > 3 {
+		if workers, err = strconv.Atoi(args[3]); err != nil || workers < 1 || workers > 64 {
+			return fmt.Errorf("invalid CONCURRENCY %q: give 1-64", args[3])
+		}
+	}
+	// A new connection per request, so a Service spreads them over replicas
+	// and none is left on a pod that goes away.
+	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	var next, failures atomic.Int64
+	var mu sync.Mutex // whole lines, whatever the concurrency
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(count) {
+				body, err := getOnce(c, url)
+				mu.Lock()
+				if err != nil {
+					fmt.Printf("ERROR %v\n", err)
+					failures.Add(1)
+				} else {
+					fmt.Println(strings.TrimRight(body, "\n"))
+				}
+				mu.Unlock()
+				time.Sleep(interval)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := failures.Load(); n > 0 {
+		return fmt.Errorf("%d of %d requests to %s failed", n, count, url)
 	}
 	return nil
 }

@@ -1,0 +1,291 @@
+package e2e
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestWalkthrough is a developer's first hour on one cluster, in the order
+// the README's tutorial tells it. Each step is a subtest; later steps need
+// the earlier ones, so the first failure stops the walk.
+func TestWalkthrough(t *testing.T) {
+	e2e(t)
+	c := newCluster(t, "e2e-walk")
+	step := func(name string, fn func(t *testing.T)) {
+		if t.Failed() {
+			return
+		}
+		t.Run(name, func(t *testing.T) {
+			c.t = t
+			fn(t)
+		})
+	}
+
+	step("01 build and load the hello image", func(t *testing.T) {
+		c.mustSkiff(3*time.Minute, "load", "archive", helloArchive(t), helloArchiveV2(t), "--name", c.name)
+		images := c.mustSkiff(time.Minute, "images", "--name", c.name).stdout
+		for _, ref := range []string{"skiff.test/hello:v1", "skiff.test/hello:v2"} {
+			if !strings.Contains(images, ref) {
+				t.Fatalf("node images lack %s:\n%s", ref, images)
+			}
+		}
+	})
+
+	step("02 deployment with 3 replicas", func(t *testing.T) {
+		applyYAML(c, helloDeployment("v1", 3))
+		c.kubectl("rollout", "status", "deployment/hello", "--timeout=120s")
+		waitReadyReplicas(c, "hello", 3)
+	})
+
+	step("03 service by DNS name reaches several pods", func(t *testing.T) {
+		c.kubectl("expose", "deployment", "hello", "--port=80", "--target-port=8080")
+		out := runPod(c, "dns-client", "get", "http://hello.default.svc.cluster.local/", "1")
+		if !strings.Contains(out, "hello from hello-") {
+			t.Fatalf("FQDN request answered %q", out)
+		}
+		out = runPod(c, "svc-client", "get", "http://hello/", "30")
+		pods := servingPods(out)
+		if len(pods) < 2 {
+			t.Fatalf("30 requests to http://hello reached %d pod(s) %v, want at least 2:\n%s", len(pods), pods, out)
+		}
+	})
+
+	step("04 scale to 5 and replace a deleted pod", func(t *testing.T) {
+		c.kubectl("scale", "deployment/hello", "--replicas=5")
+		waitReadyReplicas(c, "hello", 5)
+		victim := strings.Fields(c.kubectl("get", "pods", "-l", "app=hello", "-o", "jsonpath={.items[*].metadata.name}"))[0]
+		c.kubectl("delete", "pod", victim, "--wait=true", "--timeout=60s")
+		waitReadyReplicas(c, "hello", 5)
+		if names := c.kubectl("get", "pods", "-l", "app=hello", "-o", "jsonpath={.items[*].metadata.name}"); strings.Contains(names, victim) {
+			t.Fatalf("deleted pod %s is still listed: %s", victim, names)
+		}
+	})
+
+	step("05 database keeps data on a volume and answers by name", func(t *testing.T) {
+		applyYAML(c, dbStatefulSet)
+		c.kubectl("rollout", "status", "statefulset/db", "--timeout=120s")
+		c.kubectl("exec", "db-0", "--", "/hello", "write", "/data/rows", "row-1")
+		c.kubectl("delete", "pod", "db-0", "--wait=true", "--timeout=60s")
+		c.kubectl("wait", "--for=condition=Ready", "pod/db-0", "--timeout=120s")
+		if got := c.kubectl("exec", "db-0", "--", "/hello", "read", "/data/rows"); !strings.Contains(got, "row-1") {
+			t.Fatalf("data after pod replacement: %q", got)
+		}
+		if out := runPod(c, "db-client", "get", "http://db:5432/", "1"); !strings.Contains(out, "hello from db-0") {
+			t.Fatalf("db:5432 answered %q", out)
+		}
+	})
+
+	step("06 rolling update without downtime, then undo", func(t *testing.T) {
+		c.kubectl("run", "load", "--image=skiff.test/hello:v1", "--image-pull-policy=Never", "--restart=Never",
+			"--", "get", "http://hello/", "600", "50ms")
+		time.Sleep(2 * time.Second)
+		c.kubectl("set", "image", "deployment/hello", "hello=skiff.test/hello:v2")
+		c.kubectl("rollout", "status", "deployment/hello", "--timeout=180s")
+		out := podOutput(c, "load")
+		if strings.Contains(out, "ERROR") {
+			t.Fatalf("requests failed during the rollout:\n%s", out)
+		}
+		if !strings.Contains(out, "version v2") {
+			t.Fatalf("no request reached v2 during the rollout:\n%s", lastLines(out, 5))
+		}
+		assertVersions(c, "v2")
+		c.kubectl("rollout", "undo", "deployment/hello")
+		c.kubectl("rollout", "status", "deployment/hello", "--timeout=180s")
+		assertVersions(c, "v1")
+	})
+
+	step("07 autoscaler reacts to CPU", func(t *testing.T) {
+		c.kubectl("autoscale", "deployment/hello", "--cpu=50%", "--min=2", "--max=8")
+		c.kubectl("scale", "deployment/hello", "--replicas=2")
+		waitReadyReplicas(c, "hello", 2)
+		c.kubectl("run", "burn", "--image=skiff.test/hello:v1", "--image-pull-policy=Never", "--restart=Never",
+			"--", "get", "http://hello/burn?ms=400", "600", "0s", "4")
+		defer c.kubectl("delete", "pod", "burn", "--wait=false")
+		deadline := time.Now().Add(4 * time.Minute)
+		for {
+			n, _ := strconv.Atoi(c.kubectl("get", "hpa", "hello", "-o", "jsonpath={.status.desiredReplicas}"))
+			if n > 2 {
+				t.Logf("autoscaler wants %d replicas", n)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("autoscaler did not scale up within 4m:\n%s", c.kubectl("describe", "hpa", "hello"))
+			}
+			time.Sleep(2 * time.Second)
+		}
+	})
+
+	step("08 logs of every replica", func(t *testing.T) {
+		c.kubectl("delete", "hpa", "hello")
+		c.kubectl("scale", "deployment/hello", "--replicas=3")
+		waitReadyReplicas(c, "hello", 3)
+		pods := strings.Fields(c.kubectl("get", "pods", "-l", "app=hello", "--field-selector=status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}"))
+		logs := c.kubectl("logs", "-l", "app=hello", "--prefix", "--tail=-1", "--max-log-requests=10")
+		for _, p := range pods {
+			if !strings.Contains(logs, "pod/"+p+"/") {
+				t.Errorf("kubectl logs -l app=hello has no line from %s", p)
+			}
+		}
+	})
+
+	step("10 stop and start keep everything answering", func(t *testing.T) {
+		c.mustSkiff(2*time.Minute, "stop", "--name", c.name)
+		c.mustSkiff(5*time.Minute, "start", "--name", c.name)
+		waitReadyReplicas(c, "hello", 3)
+		c.kubectl("wait", "--for=condition=Ready", "pod/db-0", "--timeout=120s")
+		if out := runPod(c, "after-restart", "get", "http://hello/", "1"); !strings.Contains(out, "hello from hello-") {
+			t.Fatalf("service after restart answered %q", out)
+		}
+		if got := c.kubectl("exec", "db-0", "--", "/hello", "read", "/data/rows"); !strings.Contains(got, "row-1") {
+			t.Fatalf("volume data after restart: %q", got)
+		}
+	})
+
+	step("nothing was pulled from outside", func(t *testing.T) {
+		events := c.kubectl("get", "events", "-A", "--field-selector=reason=Pulling", "-o", "name")
+		if strings.TrimSpace(events) != "" {
+			t.Fatalf("images were pulled:\n%s", c.kubectl("get", "events", "-A", "--field-selector=reason=Pulling"))
+		}
+	})
+
+	step("11 delete leaves nothing behind", func(t *testing.T) {
+		c.mustSkiff(2*time.Minute, "delete", "--name", c.name)
+		assertGone(t, c.name, c.kubeconfig)
+	})
+}
+
+func helloDeployment(version string, replicas int) string {
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: hello
+  labels: {app: hello}
+spec:
+  replicas: %d
+  selector:
+    matchLabels: {app: hello}
+  strategy:
+    rollingUpdate: {maxUnavailable: 0, maxSurge: 1}
+  template:
+    metadata:
+      labels: {app: hello}
+    spec:
+      terminationGracePeriodSeconds: 15
+      containers:
+      - name: hello
+        image: skiff.test/hello:%s
+        imagePullPolicy: IfNotPresent
+        args: [serve]
+        env:
+        - name: POD_NAME
+          valueFrom: {fieldRef: {fieldPath: metadata.name}}
+        ports:
+        - containerPort: 8080
+        readinessProbe:
+          httpGet: {path: /readyz, port: 8080}
+          periodSeconds: 1
+        lifecycle:
+          # Keep serving until kube-proxy has removed the pod everywhere.
+          preStop:
+            sleep: {seconds: 3}
+        resources:
+          requests: {cpu: 100m, memory: 32Mi}
+`, replicas, version)
+}
+
+const dbStatefulSet = `apiVersion: v1
+kind: Service
+metadata:
+  name: db
+spec:
+  selector: {app: db}
+  ports:
+  - {port: 5432, targetPort: 5432}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+spec:
+  serviceName: db
+  replicas: 1
+  selector:
+    matchLabels: {app: db}
+  template:
+    metadata:
+      labels: {app: db}
+    spec:
+      containers:
+      - name: db
+        image: skiff.test/hello:v1
+        imagePullPolicy: IfNotPresent
+        args: [serve]
+        env:
+        - {name: PORT, value: "5432"}
+        - name: POD_NAME
+          valueFrom: {fieldRef: {fieldPath: metadata.name}}
+        readinessProbe:
+          httpGet: {path: /healthz, port: 5432}
+          periodSeconds: 1
+        volumeMounts:
+        - {name: data, mountPath: /data}
+  volumeClaimTemplates:
+  - metadata:
+      name: data
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources:
+        requests: {storage: 64Mi}
+`
+
+var podNameRE = regexp.MustCompile(`hello from (\S+)`)
+
+func servingPods(out string) map[string]bool {
+	pods := map[string]bool{}
+	for _, m := range podNameRE.FindAllStringSubmatch(out, -1) {
+		pods[m[1]] = true
+	}
+	return pods
+}
+
+// waitReadyReplicas waits until a Deployment has exactly n ready replicas.
+func waitReadyReplicas(c *cluster, name string, n int) {
+	c.t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		got := c.kubectl("get", "deployment", name, "-o", "jsonpath={.status.readyReplicas}/{.status.replicas}")
+		if got == fmt.Sprintf("%d/%d", n, n) {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("deployment %s has %s ready replicas after 3m, want %d/%d:\n%s", name, got, n, n, c.kubectl("get", "pods", "-o", "wide"))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// assertVersions checks that every running hello pod answers with version.
+func assertVersions(c *cluster, version string) {
+	c.t.Helper()
+	images := c.kubectl("get", "pods", "-l", "app=hello", "--field-selector=status.phase=Running", "-o", "jsonpath={.items[*].spec.containers[0].image}")
+	for _, img := range strings.Fields(images) {
+		if !strings.HasSuffix(img, ":"+version) {
+			c.t.Fatalf("pod runs %s, want every pod on %s: %s", img, version, images)
+		}
+	}
+	if out := runPod(c, "version-"+version, "get", "http://hello/", "10"); strings.Count(out, "version "+version) != 10 {
+		c.t.Fatalf("want all 10 answers from %s:\n%s", version, out)
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

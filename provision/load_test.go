@@ -1,0 +1,214 @@
+package provision
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/skiff-k8s/skiff/images/archive"
+)
+
+// Output of ctr 2.4 `images ls` in a node, trimmed.
+const ctrLS = `REF                                                                     TYPE                                                 DIGEST                                                                  SIZE      PLATFORMS   LABELS                                                          
+import-2026-11-28@sha256:c447c679ac7981e5f14b595792463f77592d43128a39b84d741a448dac43040b application/vnd.oci.image.index.v1+json sha256:c447c679ac7981e5f14b595792463f77592d43128a39b84d741a448dac43040b 6.0 MiB linux/amd64 io.cri-containerd.image=managed
+registry.k8s.io/pause:3.10.2                                            application/vnd.docker.distribution.manifest.v2+json sha256:57d31e77e10079277b09705a5525a28ca78b4633ee268e5526610bd363935239 365.0 KiB linux/amd64 io.cri-containerd.image=managed,io.cri-containerd.pinned=pinned 
+sha256:345f2490d0cdf9d53aabcbf7f47f2781fa566106c7f30e5db3db312e3e40f5f6 application/vnd.docker.distribution.manifest.v2+json sha256:57d31e77e10079277b09705a5525a28ca78b4633ee268e5526610bd363935239 365.0 KiB linux/amd64 io.cri-containerd.image=managed,io.cri-containerd.pinned=pinned 
+sha256:9874b55b4d3b0dee4493876466ff45de3b7c86a944d22555da74c48283194000 application/vnd.docker.distribution.manifest.v2+json sha256:5f070f9d90e9394c0dd88eef4624c38851f4770ac7642bbb545e877a73d08ca3 6.0 MiB linux/amd64 -
+`
+
+func TestParseCtrImages(t *testing.T) {
+	list, err := parseCtrImages(ctrLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 4 {
+		t.Fatalf("got %d images, want 4: %+v", len(list), list)
+	}
+	want := NodeImage{Ref: "registry.k8s.io/pause:3.10.2", Digest: "sha256:57d31e77e10079277b09705a5525a28ca78b4633ee268e5526610bd363935239", Size: 365 << 10}
+	if list[1] != want {
+		t.Errorf("pause = %+v, want %+v", list[1], want)
+	}
+	if list[3].Size != 6<<20 {
+		t.Errorf("size = %d, want %d", list[3].Size, 6<<20)
+	}
+	if _, err := parseCtrImages("REF TYPE\nnonsense line\n"); err == nil {
+		t.Error("a malformed line parsed")
+	}
+	if list, err := parseCtrImages("REF TYPE DIGEST SIZE PLATFORMS LABELS\n"); err != nil || len(list) != 0 {
+		t.Errorf("empty list = %v, %v", list, err)
+	}
+}
+
+func TestNodeRefsHas(t *testing.T) {
+	const id = "sha256:9874b55b4d3b0dee4493876466ff45de3b7c86a944d22555da74c48283194000"
+	r := nodeRefs{
+		"skiff.test/hello:v1": "sha256:m1",
+		"skiff.test/hello:v2": "sha256:m2",
+		id:                    "sha256:m1",
+	}
+	for _, c := range []struct {
+		name, id string
+		want     bool
+	}{
+		{"skiff.test/hello:v1", id, true},
+		{"skiff.test/hello:v2", id, false}, // same name, other image
+		{"skiff.test/hello:v3", id, false},
+		{"skiff.test/hello:v1", "sha256:other", false},
+	} {
+		if got := r.has(c.name, c.id); got != c.want {
+			t.Errorf("has(%s, %s) = %t, want %t", c.name, c.id, got, c.want)
+		}
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	for in, want := range map[string]string{
+		"hello":                      "docker.io/library/hello:latest",
+		"hello:v1":                   "docker.io/library/hello:v1",
+		"skiff.test/hello:v1":        "skiff.test/hello:v1",
+		"me/app":                     "docker.io/me/app:latest",
+		"localhost:5000/app:1":       "localhost:5000/app:1",
+		"registry.k8s.io/pause:3.10": "registry.k8s.io/pause:3.10",
+	} {
+		got, err := normalize(in)
+		if err != nil || got != want {
+			t.Errorf("normalize(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := normalize("UPPER:case"); err == nil {
+		t.Error("normalize accepted an invalid reference")
+	}
+}
+
+func writeTestArchive(t *testing.T, ref string) string {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "app")
+	if err := os.WriteFile(bin, []byte("#!/bin/true\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "img.tar")
+	if err := archive.Write(path, archive.Spec{Ref: ref, Files: map[string]string{"app": bin}, Config: v1.Config{Entrypoint: []string{"/app"}}}); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestScanArchiveDocker(t *testing.T) {
+	path := writeTestArchive(t, "skiff.test/app:v1")
+	imgs, err := scanArchive(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(imgs) != 1 || !reflect.DeepEqual(imgs[0].names, []string{"skiff.test/app:v1"}) || !imgs[0].named || !isID(imgs[0].id) {
+		t.Fatalf("scanArchive = %+v", imgs)
+	}
+
+	// The same archive gzipped.
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(data)
+	zw.Close()
+	gzPath := path + ".gz"
+	if err := os.WriteFile(gzPath, gz.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gzImgs, err := scanArchive(gzPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(gzImgs, imgs) {
+		t.Errorf("gzipped archive = %+v, want %+v", gzImgs, imgs)
+	}
+}
+
+func tarFile(t *testing.T, files map[string]string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, name := range sortedKeys(files) {
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(files[name])), Typeflag: tar.TypeReg})
+		tw.Write([]byte(files[name]))
+	}
+	tw.Close()
+	path := filepath.Join(t.TempDir(), "a.tar")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestScanArchiveOCI(t *testing.T) {
+	path := tarFile(t, map[string]string{
+		"oci-layout": `{"imageLayoutVersion":"1.0.0"}`,
+		"index.json": `{"schemaVersion":2,"manifests":[
+			{"digest":"sha256:aa","annotations":{"io.containerd.image.name":"hello:v3","org.opencontainers.image.ref.name":"v3"}},
+			{"digest":"sha256:bb","annotations":{"org.opencontainers.image.ref.name":"latest"}},
+			{"digest":"sha256:cc"}]}`,
+	})
+	imgs, err := scanArchive(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []archiveImage{
+		{names: []string{"docker.io/library/hello:v3"}, named: true, digest: "sha256:aa"},
+		{named: true, digest: "sha256:bb"},
+		{digest: "sha256:cc"},
+	}
+	if !reflect.DeepEqual(imgs, want) {
+		t.Errorf("scanArchive = %+v, want %+v", imgs, want)
+	}
+	have := nodeRefs{"docker.io/library/hello:v3": "sha256:aa", "import-2026-11-28:latest": "sha256:bb", "import-2026-11-28@sha256:cc": "sha256:cc", "sha256:" + strings.Repeat("1", 64): "sha256:aa"}
+	got, err := importedRefs(path, imgs, have)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := []string{"docker.io/library/hello:v3", "import-2026-11-28:latest", "import-2026-11-28@sha256:cc"}; !reflect.DeepEqual(got, w) {
+		t.Errorf("importedRefs = %q, want %q", got, w)
+	}
+	if _, err := importedRefs(path, imgs, nodeRefs{}); err == nil {
+		t.Error("importedRefs found images the node does not have")
+	}
+}
+
+func TestScanArchiveRejects(t *testing.T) {
+	notTar := filepath.Join(t.TempDir(), "x")
+	os.WriteFile(notTar, []byte("hello, not a tar file at all"), 0o644)
+	for name, path := range map[string]string{
+		"not a tar":   notTar,
+		"no metadata": tarFile(t, map[string]string{"etc/hostname": "x"}),
+		"bad config":  tarFile(t, map[string]string{"manifest.json": `[{"Config":"x.json","RepoTags":["a:1"]}]`}),
+		"empty":       tarFile(t, map[string]string{"manifest.json": `[]`}),
+	} {
+		if _, err := scanArchive(path); err == nil {
+			t.Errorf("%s: scanArchive accepted it", name)
+		}
+	}
+}
+
+func TestTailBuffer(t *testing.T) {
+	b := &tailBuffer{max: 4}
+	b.Write([]byte("abc"))
+	b.Write([]byte("defg"))
+	if b.String() != "defg" {
+		t.Errorf("tail = %q", b.String())
+	}
+}
+
+func TestStderrMessage(t *testing.T) {
+	in := "time=\"x\" level=warning msg=\"DEPRECATION: cgroup v1\"\nctr: image config \"a.json\" not found\n"
+	if got := stderrMessage(in); got != `ctr: image config "a.json" not found` {
+		t.Errorf("stderrMessage = %q", got)
+	}
+}
