@@ -1,7 +1,8 @@
 // Package images builds skiff's node image offline: Kubernetes, etcd,
 // containerd and runc compiled from their Go modules at the versions pinned
 // in versions.yaml, on a Debian root filesystem from debootstrap, with the
-// pause image preloaded, imported into Docker without a registry.
+// images pods need preloaded (pause and the addons' images, also compiled
+// from their modules), imported into Docker without a registry.
 package images
 
 import (
@@ -16,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -238,9 +240,16 @@ func fileHash(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// specHash keys a component's build: its manifest entry, the recipe version
+// and the content of its recipe main, if any (Main holds only the name).
 func specHash(c GoComponent) string {
 	data, _ := json.Marshal(c)
-	h := sha256.Sum256(append(data, recipeVersion...))
+	data = append(data, recipeVersion...)
+	if c.Main != "" {
+		main, _ := recipe.ReadFile(path.Join("recipe", c.Main))
+		data = append(data, main...)
+	}
+	h := sha256.Sum256(data)
 	return hex.EncodeToString(h[:])[:8]
 }
 

@@ -3,6 +3,8 @@ package images
 import (
 	"archive/tar"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -17,7 +19,7 @@ import (
 
 // componentImage packs a component's binaries (from buildGo's directory)
 // into an image archive, each binary at /<name>. The archive is cached
-// beside the binaries' cache key, so a rebuild of either rewrites it.
+// under the binaries' own cache key: new binaries get a new archive.
 func (b *Builder) componentImage(c GoComponent, bins string) (string, error) {
 	out := filepath.Join(b.CacheDir, "images", filepath.Base(bins)+".tar")
 	if _, err := os.Stat(out); err == nil {
@@ -43,8 +45,10 @@ func (b *Builder) componentImage(c GoComponent, bins string) (string, error) {
 // as every other package, so it needs no registry, no apt on the build host
 // and no compiler, and it is exactly as patched as the node itself.
 func (b *Builder) buildBusybox(ctx context.Context, m *Manifest, rootfs string) (string, error) {
-	key := strings.TrimSuffix(filepath.Base(rootfs), ".tar")
-	out := filepath.Join(b.CacheDir, "images", "busybox-"+key+".tar")
+	// Keyed by the root filesystem (itself keyed by suite and packages) and
+	// the reference the archive carries.
+	h := sha256.Sum256([]byte(filepath.Base(rootfs) + "\n" + m.Busybox.Image))
+	out := filepath.Join(b.CacheDir, "images", "busybox-"+hex.EncodeToString(h[:])[:12]+".tar")
 	if _, err := os.Stat(out); err == nil {
 		return out, nil
 	}

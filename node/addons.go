@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/skiff-k8s/skiff/addons"
@@ -52,6 +53,11 @@ func (a *Agent) applyAddons(ctx context.Context) error {
 		ServiceSubnet: a.cfg.ServiceSubnet,
 		// The same servers pods resolve with when their dnsPolicy is Default.
 		Upstream: upstreamNameservers(string(resolv)),
+	}
+	if len(v.Upstream) == 0 {
+		log.Printf("addons: no upstream DNS servers in /etc/resolv.conf: names outside %s will fail", clusterDomain)
+	} else {
+		log.Printf("addons: DNS forwards to %s", strings.Join(v.Upstream, " "))
 	}
 	if err := os.MkdirAll(AddonsDir, 0o755); err != nil {
 		return fmt.Errorf("failed to create %s: %w", AddonsDir, err)

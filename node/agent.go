@@ -99,7 +99,7 @@ func newAgent() (*Agent, error) {
 // start launches every component as soon as its dependencies are ready, and
 // returns when all are ready or one failed.
 func (a *Agent) start(ctx context.Context) error {
-	done := map[string]chan struct{}{"images": make(chan struct{})}
+	done := map[string]chan struct{}{"images": make(chan struct{}), "addons": make(chan struct{})}
 	for _, u := range a.units {
 		done[u.name] = make(chan struct{})
 	}
@@ -128,6 +128,7 @@ func (a *Agent) start(ctx context.Context) error {
 	for _, u := range a.units {
 		run(u.name, u.after, func() error { return a.startUnit(ctx, u) })
 	}
+	run("addons", []string{"kube-apiserver"}, func() error { return a.applyAddons(ctx) })
 	go func() { wg.Wait(); close(errc) }()
 	if err := <-errc; err != nil {
 		return err

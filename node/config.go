@@ -39,6 +39,11 @@ type Config struct {
 	FeatureGates  map[string]bool   `json:"featureGates,omitempty"`
 	RuntimeConfig map[string]string `json:"runtimeConfig,omitempty"`
 	NodeLabels    map[string]string `json:"nodeLabels,omitempty"`
+	// Addons the agent applies at boot, in order: nil (or absent) means
+	// addons.Names(), the defaults; an empty list means none. Not omitempty:
+	// that would drop an explicit empty list and so turn "none" into the
+	// defaults.
+	Addons []string `json:"addons"`
 	// Privileged says whether the container runs with --privileged (else with
 	// the explicit capability set), for status output.
 	Privileged bool `json:"privileged"`
