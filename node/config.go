@@ -44,6 +44,12 @@ type Config struct {
 	// that would drop an explicit empty list and so turn "none" into the
 	// defaults.
 	Addons []string `json:"addons"`
+	// LoadBalancerPool is the CIDR of this cluster's LoadBalancer addresses
+	// in the skiff Docker network, reserved for it by the CLI.
+	LoadBalancerPool string `json:"loadBalancerPool,omitempty"`
+	// RegistryPort is where the registry listens in the node, the same
+	// port it is published on at the host's localhost.
+	RegistryPort int `json:"registryPort,omitempty"`
 	// Privileged says whether the container runs with --privileged (else with
 	// the explicit capability set), for status output.
 	Privileged bool `json:"privileged"`

@@ -35,9 +35,13 @@ type Config struct {
 	NodeLabels       map[string]string
 	PortMappings     []PortMapping
 	Mounts           []Mount
-	Wait             time.Duration
-	Retain           bool
-	KubeconfigPath   string
+	// Host ports for the ingress (node ports 80 and 443) and the registry
+	// (the same port in the node): 0 means the usual port (80, 443, 5001)
+	// when free, else a free one.
+	HTTPPort, HTTPSPort, RegistryPort int
+	Wait                              time.Duration
+	Retain                            bool
+	KubeconfigPath                    string
 }
 
 // PortMapping publishes a node port on the host.
@@ -103,6 +107,12 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// Node ports the addons listen on, published on the host at create.
+const (
+	NodeHTTPPort  = 80
+	NodeHTTPSPort = 443
+)
 
 // Server is the API server's URL from the host.
 func (c *Config) Server() string {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +26,9 @@ type Created struct {
 	Kubeconfig string
 	Server     string
 	Privileged bool
-	Steps      []StepTime
+	// Host ports of the ingress and the registry.
+	HTTPPort, HTTPSPort, RegistryPort int
+	Steps                             []StepTime
 }
 
 // StepTime is how long one create step took.
@@ -145,6 +148,46 @@ func (r *createRun) preflight(ctx context.Context) error {
 			}
 		}
 	}
+	return r.addonPorts()
+}
+
+// addonPorts publishes the ingress and registry ports on 127.0.0.1: the
+// requested port, else the usual one when free, else a free one. A kind
+// extraPortMapping of the ingress node ports takes precedence. The
+// registry listens in the node on the same port as on the host, so
+// localhost:PORT/image names the same image on both.
+func (r *createRun) addonPorts() error {
+	for _, a := range []struct {
+		node, want, usual int
+	}{
+		{NodeHTTPPort, r.cfg.HTTPPort, 80},
+		{NodeHTTPSPort, r.cfg.HTTPSPort, 443},
+		{0, r.cfg.RegistryPort, 5001},
+	} {
+		if a.node != 0 && slices.ContainsFunc(r.cfg.PortMappings, func(pm PortMapping) bool { return pm.ContainerPort == a.node }) {
+			continue
+		}
+		port := a.want
+		switch {
+		case port != 0:
+			if err := portFree("127.0.0.1", port); err != nil {
+				return err
+			}
+		case portFree("127.0.0.1", a.usual) == nil:
+			port = a.usual
+		default:
+			p, err := freePort("127.0.0.1")
+			if err != nil {
+				return err
+			}
+			port = p
+		}
+		node := a.node
+		if node == 0 {
+			node, r.cfg.RegistryPort = port, port
+		}
+		r.cfg.PortMappings = append(r.cfg.PortMappings, PortMapping{ContainerPort: node, HostPort: port, ListenAddress: "127.0.0.1"})
+	}
 	return nil
 }
 
@@ -224,6 +267,7 @@ func (r *createRun) startNode(ctx context.Context) error {
 		RuntimeConfig: r.cfg.RuntimeConfig,
 		NodeLabels:    r.cfg.NodeLabels,
 	}
+	nc.LoadBalancerPool, nc.RegistryPort = r.lbPool.String(), r.cfg.RegistryPort
 	// Prefer --privileged; fall back to the explicit capability set where
 	// the daemon refuses it (it cannot pass on every capability).
 	for _, privileged := range []bool{true, false} {
@@ -301,5 +345,14 @@ func (r *createRun) writeKubeconfig(context.Context) error {
 		return err
 	}
 	r.out.Context, r.out.Kubeconfig, r.out.Server = ContextName(r.cfg.Name), path, r.cfg.Server()
+	for _, pm := range r.cfg.PortMappings {
+		switch pm.ContainerPort {
+		case NodeHTTPPort:
+			r.out.HTTPPort = pm.HostPort
+		case NodeHTTPSPort:
+			r.out.HTTPSPort = pm.HostPort
+		}
+	}
+	r.out.RegistryPort = r.cfg.RegistryPort
 	return nil
 }

@@ -14,6 +14,7 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 	var flags struct {
 		name, config, image, kubeconfig string
 		wait                            time.Duration
+		httpPort, httpsPort, registry   int
 		retain                          bool
 	}
 	cmd := &cobra.Command{
@@ -39,6 +40,7 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 				cfg.Name = flags.name
 			}
 			cfg.Image, cfg.Wait, cfg.Retain, cfg.KubeconfigPath = flags.image, flags.wait, flags.retain, flags.kubeconfig
+			cfg.HTTPPort, cfg.HTTPSPort, cfg.RegistryPort = flags.httpPort, flags.httpsPort, flags.registry
 			if cfg.Image == "" {
 				img, err := defaultImage()
 				if err != nil {
@@ -62,6 +64,10 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 			}
 			fmt.Fprintf(s.Out, "Cluster %q is ready in %s: context %q in %s\n", cfg.Name, time.Since(start).Round(100*time.Millisecond), res.Context, res.Kubeconfig)
 			fmt.Fprintf(s.Out, "API server: %s\n", res.Server)
+			if res.HTTPPort != 0 {
+				fmt.Fprintf(s.Out, "Ingress:    http://127.0.0.1:%d  https://127.0.0.1:%d\n", res.HTTPPort, res.HTTPSPort)
+			}
+			fmt.Fprintf(s.Out, "Registry:   docker push localhost:%d/IMAGE; pods use image: localhost:%d/IMAGE\n", res.RegistryPort, res.RegistryPort)
 			fmt.Fprintf(s.Out, "Next: kubectl get nodes\n")
 			return nil
 		},
@@ -73,5 +79,8 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 	f.StringVar(&flags.kubeconfig, "kubeconfig", "", "kubeconfig file to update (default: $KUBECONFIG or ~/.kube/config)")
 	f.DurationVar(&flags.wait, "wait", 5*time.Minute, "how long to wait for the cluster to be usable")
 	f.BoolVar(&flags.retain, "retain", false, "keep the node after a failed create, for debugging")
+	f.IntVar(&flags.httpPort, "http-port", 0, "host port for ingress HTTP (default 80 when free, else a free port)")
+	f.IntVar(&flags.httpsPort, "https-port", 0, "host port for ingress HTTPS (default 443 when free, else a free port)")
+	f.IntVar(&flags.registry, "registry-port", 0, "host port of the registry, localhost:PORT (default 5001 when free, else a free port)")
 	return cmd
 }
