@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -149,8 +150,43 @@ func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, clu
 		if _, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {
 			return false, "ServiceAccount default/default not created yet", nil
 		}
+		if why := unavailableAPIService(ctx, cs); why != "" {
+			return false, why, nil
+		}
 		return true, "", nil
 	})
+}
+
+// unavailableAPIService names an aggregated API (such as metrics.k8s.io)
+// that is not Available yet, so `kubectl top` works once create returns.
+func unavailableAPIService(ctx context.Context, cs *kubernetes.Clientset) string {
+	body, err := cs.Discovery().RESTClient().Get().AbsPath("/apis/apiregistration.k8s.io/v1/apiservices").DoRaw(ctx)
+	if err != nil {
+		return "listing APIServices: " + firstLine(err.Error())
+	}
+	var list struct {
+		Items []struct {
+			Metadata struct{ Name string }
+			Spec     struct{ Service *struct{ Name string } }
+			Status   struct{ Conditions []struct{ Type, Status string } }
+		}
+	}
+	if err := json.Unmarshal(body, &list); err != nil {
+		return "parsing APIServices: " + err.Error()
+	}
+	for _, a := range list.Items {
+		if a.Spec.Service == nil {
+			continue
+		}
+		available := false
+		for _, c := range a.Status.Conditions {
+			available = available || c.Type == "Available" && c.Status == "True"
+		}
+		if !available {
+			return "APIService " + a.Metadata.Name + " not Available"
+		}
+	}
+	return ""
 }
 
 // AgentError is the node agent's report that the node failed to boot.
