@@ -168,7 +168,9 @@ func unavailableAPIService(ctx context.Context, cs *kubernetes.Clientset) string
 		Items []struct {
 			Metadata struct{ Name string }
 			Spec     struct{ Service *struct{ Name string } }
-			Status   struct{ Conditions []struct{ Type, Status string } }
+			Status   struct {
+				Conditions []struct{ Type, Status string }
+			}
 		}
 	}
 	if err := json.Unmarshal(body, &list); err != nil {
