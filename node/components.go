@@ -70,6 +70,10 @@ func components(c *Config, ip string) []component {
 		"--root-ca-file=" + pki("ca.crt"),
 		"--service-account-private-key-file=" + pki("sa.key"),
 		"--use-service-account-credentials=true",
+		// One node, one client: the default 20 QPS makes controller
+		// start-up queue for seconds behind discovery calls.
+		"--kube-api-qps=200",
+		"--kube-api-burst=400",
 		"--allocate-node-cidrs=true",
 		"--cluster-cidr=" + c.PodSubnet,
 		"--node-cidr-mask-size=24",
