@@ -142,6 +142,9 @@ func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, clu
 				return false, "listing pods: " + firstLine(err.Error()), nil
 			}
 			for i := range pods.Items {
+				if err := crashLooping(ctx, cs, &pods.Items[i]); err != nil {
+					return false, "", err
+				}
 				if !podReady(&pods.Items[i], since) {
 					return false, "pod " + ns + "/" + pods.Items[i].Name + " not Ready", nil
 				}
@@ -189,6 +192,20 @@ func unavailableAPIService(ctx context.Context, cs *kubernetes.Clientset) string
 		}
 	}
 	return ""
+}
+
+// crashLooping fails the wait early, with the container's last log lines,
+// when a system pod keeps crashing: waiting out --wait would not help.
+func crashLooping(ctx context.Context, cs *kubernetes.Clientset, p *corev1.Pod) error {
+	for _, c := range p.Status.ContainerStatuses {
+		if c.RestartCount < 3 || c.State.Waiting == nil || c.State.Waiting.Reason != "CrashLoopBackOff" {
+			continue
+		}
+		tail := int64(10)
+		logs, _ := cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: c.Name, Previous: true, TailLines: &tail}).DoRaw(ctx)
+		return fmt.Errorf("pod %s/%s keeps crashing (%d restarts); its last log lines:\n%s", p.Namespace, p.Name, c.RestartCount, logs)
+	}
+	return nil
 }
 
 // AgentError is the node agent's report that the node failed to boot.
