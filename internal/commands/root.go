@@ -71,6 +71,7 @@ func NewRoot(s Streams) *cobra.Command {
 		newStatusCommand(s, flags),
 		newExportCommand(s, flags),
 		newDoctorCommand(s, flags),
+		newBundleCommand(s),
 		newImageCommand(s, flags),
 		newLoadCommand(s, flags),
 		newImagesCommand(s, flags),

@@ -1,0 +1,154 @@
+package bundle
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/jsonmessage"
+
+	"github.com/skiff-k8s/skiff/internal/cli"
+)
+
+// LoadResult says what loading a bundle changed.
+type LoadResult struct {
+	Manifest *Manifest
+	// Loaded lists the images imported; images already present are skipped.
+	Loaded []string
+	// Binary is the installed skiff; BinaryChanged is false if it was
+	// already there, byte for byte.
+	Binary        string
+	BinaryChanged bool
+}
+
+// Load verifies the whole bundle first, then imports its node image and
+// extra images into Docker (skipping those already present) and installs
+// the skiff binary into binDir. A failure removes the images this call
+// imported, so nothing is left half-imported.
+func Load(ctx context.Context, docker *client.Client, path, binDir string, progress io.Writer) (*LoadResult, error) {
+	m, err := Verify(path)
+	if err != nil {
+		return nil, err
+	}
+	res := &LoadResult{Manifest: m}
+	members := map[string][]string{nodeImageName: {m.NodeImage}}
+	if len(m.Images) > 0 {
+		members[extraName] = m.Images
+	}
+	for _, name := range []string{nodeImageName, extraName} {
+		refs, ok := members[name]
+		if !ok || allPresent(ctx, docker, refs) {
+			continue
+		}
+		if err := loadMember(ctx, docker, path, name, progress); err != nil {
+			return nil, errors.Join(err, res.undo(ctx, docker))
+		}
+		res.Loaded = append(res.Loaded, refs...)
+	}
+	if res.Binary, res.BinaryChanged, err = installBinary(path, binDir); err != nil {
+		return nil, errors.Join(err, res.undo(ctx, docker))
+	}
+	return res, nil
+}
+
+func allPresent(ctx context.Context, docker *client.Client, refs []string) bool {
+	for _, r := range refs {
+		if _, err := docker.ImageInspect(ctx, r); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func loadMember(ctx context.Context, docker *client.Client, path, name string, progress io.Writer) error {
+	rc, size, err := member(path, name)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	bar := cli.NewBytes(progress, size, "Loading "+name)
+	defer bar.Done()
+	resp, err := docker.ImageLoad(ctx, io.TeeReader(rc, bar), client.ImageLoadWithQuiet(true))
+	if err != nil {
+		return fmt.Errorf("failed to load %s into Docker: %w", name, err)
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var msg jsonmessage.JSONMessage
+		if err := dec.Decode(&msg); errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("failed to read Docker's answer: %w", err)
+		}
+		if msg.Error != nil {
+			return fmt.Errorf("failed to load %s into Docker: %s", name, msg.Error.Message)
+		}
+	}
+}
+
+func (r *LoadResult) undo(ctx context.Context, docker *client.Client) error {
+	var errs []error
+	for _, ref := range r.Loaded {
+		if _, err := docker.ImageRemove(context.WithoutCancel(ctx), ref, image.RemoveOptions{}); err != nil {
+			errs = append(errs, fmt.Errorf("failed to remove %s after the failed load: %w", ref, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// installBinary writes the bundle's skiff to binDir/skiff unless the same
+// bytes are already there.
+func installBinary(path, binDir string) (string, bool, error) {
+	rc, _, err := member(path, binaryName(runtime.GOOS, runtime.GOARCH))
+	if err != nil {
+		return "", false, err
+	}
+	defer rc.Close()
+	dst := filepath.Join(binDir, "skiff")
+	if err := os.MkdirAll(binDir, 0o755); err != nil {
+		return "", false, fmt.Errorf("failed to create %s: %w", binDir, err)
+	}
+	tmp, err := os.CreateTemp(binDir, ".skiff-")
+	if err != nil {
+		return "", false, fmt.Errorf("failed to install skiff into %s: %w", binDir, err)
+	}
+	defer os.Remove(tmp.Name())
+	sum := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(tmp, sum), rc); err != nil {
+		tmp.Close()
+		return "", false, err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", false, err
+	}
+	if old, err := fileSHA256(dst); err == nil && old == hex.EncodeToString(sum.Sum(nil)) {
+		return dst, false, nil
+	}
+	if err := os.Chmod(tmp.Name(), 0o755); err != nil {
+		return "", false, err
+	}
+	return dst, true, os.Rename(tmp.Name(), dst)
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,95 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skiff-k8s/skiff/e2e/testapp"
+	"github.com/skiff-k8s/skiff/images"
+)
+
+// TestBundle is the workshop: save a bundle with an extra app image, reject
+// a corrupted copy without touching Docker, load the good one on a "bare"
+// machine (node image removed), and create a cluster that runs the app.
+func TestBundle(t *testing.T) {
+	e2e(t)
+	dir := t.TempDir()
+	skiff := skiffBin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := testapp.LoadIntoDocker(ctx, helloArchive(t)); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := images.LoadManifest()
+	m, _ = m.ForKubernetes("")
+	node, err := images.NodeImage(m, skiff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := filepath.Join(dir, "workshop.skiff")
+	start := time.Now()
+	if r := run(t, 10*time.Minute, nil, skiff, "bundle", "save", "-o", b, "--image", "skiff.test/hello:v1"); r.code != 0 {
+		t.Fatalf("bundle save:\n%s", r)
+	}
+	st, _ := os.Stat(b)
+	t.Logf("bundle: %d MiB, saved in %s", st.Size()>>20, time.Since(start).Round(100*time.Millisecond))
+
+	t.Run("a corrupted bundle changes nothing", func(t *testing.T) {
+		before := run(t, time.Minute, nil, "docker", "images", "-a", "-q", "--no-trunc").stdout
+		bad := filepath.Join(dir, "bad.skiff")
+		data, err := os.ReadFile(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[len(data)/2] ^= 0xff
+		if err := os.WriteFile(bad, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := run(t, 10*time.Minute, nil, skiff, "bundle", "load", bad, "--bin-dir", filepath.Join(dir, "badbin"))
+		if r.code == 0 || !strings.Contains(r.stderr, "damaged") {
+			t.Fatalf("want a 'damaged' error:\n%s", r)
+		}
+		if after := run(t, time.Minute, nil, "docker", "images", "-a", "-q", "--no-trunc").stdout; after != before {
+			t.Errorf("Docker's images changed after a rejected bundle")
+		}
+		if _, err := os.Stat(filepath.Join(dir, "badbin", "skiff")); err == nil {
+			t.Errorf("a rejected bundle installed a binary")
+		}
+	})
+
+	t.Run("load on a machine without the images, then create", func(t *testing.T) {
+		// The node image goes away as on a bare machine; put it back even
+		// if the test fails half-way, for the tests after this one.
+		t.Cleanup(func() { run(t, 10*time.Minute, nil, skiff, "bundle", "load", b, "--bin-dir", filepath.Join(dir, "restore")) })
+		run(t, time.Minute, nil, "docker", "rmi", "-f", node, "skiff.test/hello:v1")
+		if r := run(t, time.Minute, nil, "docker", "image", "inspect", node); r.code == 0 {
+			t.Fatalf("node image %s still present", node)
+		}
+		bin := filepath.Join(dir, "bin")
+		start := time.Now()
+		r := run(t, 10*time.Minute, nil, skiff, "bundle", "load", b, "--bin-dir", bin)
+		if r.code != 0 {
+			t.Fatalf("bundle load:\n%s", r)
+		}
+		t.Logf("bundle loaded in %s", time.Since(start).Round(100*time.Millisecond))
+		if r := run(t, 10*time.Minute, nil, skiff, "bundle", "load", b, "--bin-dir", bin); r.code != 0 || !strings.Contains(r.stdout, "nothing to do") {
+			t.Errorf("loading again should be a no-op:\n%s", r)
+		}
+		c := &cluster{t: t, name: "e2e-bundle", kubeconfig: filepath.Join(t.TempDir(), "kubeconfig")}
+		t.Cleanup(func() { c.skiff(2*time.Minute, "delete", "--name", c.name) })
+		installed := filepath.Join(bin, "skiff")
+		if r := run(t, 6*time.Minute, c.env(), installed, "create", "--name", c.name); r.code != 0 {
+			t.Fatalf("create with the installed skiff:\n%s", r)
+		}
+		if r := run(t, 3*time.Minute, c.env(), installed, "load", "docker-image", "skiff.test/hello:v1", "--name", c.name); r.code != 0 {
+			t.Fatalf("load the extra image:\n%s", r)
+		}
+		if out := runPod(c, "from-bundle", "lookup", "kubernetes.default.svc.cluster.local"); !strings.Contains(out, "10.96.0.1") {
+			t.Fatalf("pod from the bundled image answered %q", out)
+		}
+	})
+}

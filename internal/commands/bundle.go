@@ -1,0 +1,110 @@
+package commands
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skiff-k8s/skiff/bundle"
+	"github.com/skiff-k8s/skiff/internal/engine"
+)
+
+func newBundleCommand(s Streams) *cobra.Command {
+	cmd := &cobra.Command{Use: "bundle", Short: "One-file bundles for machines without network (workshops)"}
+	var save struct {
+		out    string
+		images []string
+	}
+	saveCmd := &cobra.Command{
+		Use:   "save -o FILE [--image IMG]...",
+		Short: "Write the node image, this skiff binary and extra images into one file",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if save.out == "" {
+				return errors.New("missing -o FILE: name the bundle to write")
+			}
+			m, err := manifestFor("")
+			if err != nil {
+				return err
+			}
+			node, err := defaultImage()
+			if err != nil {
+				return err
+			}
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			docker, err := engine.Connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer docker.Close()
+			versions := map[string]string{}
+			for _, v := range m.Versions() {
+				versions[v[0]] = v[1]
+			}
+			start := time.Now()
+			err = bundle.Save(cmd.Context(), docker, bundle.SaveOptions{
+				Output: save.out, NodeImage: node, Versions: versions, Images: save.images,
+				Binary: self, Skiff: Version, Progress: s.Err,
+			})
+			if err != nil {
+				return err
+			}
+			st, _ := os.Stat(save.out)
+			fmt.Fprintf(s.Out, "Wrote %s (%d MiB) in %s. On each machine with Docker: skiff bundle load %s\n", save.out, st.Size()>>20, time.Since(start).Round(100*time.Millisecond), filepath.Base(save.out))
+			return nil
+		},
+	}
+	saveCmd.Flags().StringVarP(&save.out, "output", "o", "", "bundle file to write")
+	saveCmd.Flags().StringArrayVar(&save.images, "image", nil, "extra image from the host's Docker to include (repeatable)")
+
+	var binDir string
+	loadCmd := &cobra.Command{
+		Use:   "load FILE",
+		Short: "Verify a bundle, then import its images and install its skiff binary",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			docker, err := engine.Connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer docker.Close()
+			start := time.Now()
+			res, err := bundle.Load(cmd.Context(), docker, args[0], binDir, s.Err)
+			if err != nil {
+				return err
+			}
+			if len(res.Loaded) == 0 && !res.BinaryChanged {
+				fmt.Fprintf(s.Out, "Bundle already loaded: nothing to do (%s)\n", res.Manifest.NodeImage)
+			} else {
+				fmt.Fprintf(s.Out, "Loaded %v and installed %s in %s\n", res.Loaded, res.Binary, time.Since(start).Round(100*time.Millisecond))
+			}
+			fmt.Fprintf(s.Out, "Next: %s create", res.Binary)
+			if len(res.Manifest.Images) > 0 {
+				fmt.Fprintf(s.Out, " && %s load docker-image", res.Binary)
+				for _, i := range res.Manifest.Images {
+					fmt.Fprintf(s.Out, " %s", i)
+				}
+			}
+			fmt.Fprintln(s.Out)
+			return nil
+		},
+	}
+	loadCmd.Flags().StringVar(&binDir, "bin-dir", defaultBinDir(), "where to install the skiff binary")
+	cmd.AddCommand(saveCmd, loadCmd)
+	return cmd
+}
+
+func defaultBinDir() string {
+	if os.Geteuid() == 0 {
+		return "/usr/local/bin"
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".local", "bin")
+}
