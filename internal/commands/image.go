@@ -56,7 +56,11 @@ func newImageBuildCommand(s Streams) *cobra.Command {
 				return nil
 			}
 			fmt.Fprintf(s.Out, "Built node image %s (log: %s)\n", res.Image, res.LogPath)
-			return nil
+			removed, err := images.Prune(cmd.Context(), docker, res.Image)
+			if len(removed) > 0 {
+				fmt.Fprintf(s.Err, "Removed %d unused older node images\n", len(removed))
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&flags.kubernetesVersion, "kubernetes-version", "", "Kubernetes version to build (default: the manifest's)")
