@@ -19,7 +19,7 @@ func newImageCommand(s Streams, root *rootFlags) *cobra.Command {
 		Use:   "image",
 		Short: "Build, list, save and load node images",
 	}
-	cmd.AddCommand(newImageBuildCommand(s), newImageListCommand(s), newImageSaveCommand(s), newImageLoadCommand(s))
+	cmd.AddCommand(newImageBuildCommand(s), newImageListCommand(s), newImageSaveCommand(s), newImageLoadCommand(s), newImagePruneCommand(s))
 	return cmd
 }
 
@@ -56,11 +56,7 @@ func newImageBuildCommand(s Streams) *cobra.Command {
 				return nil
 			}
 			fmt.Fprintf(s.Out, "Built node image %s (log: %s)\n", res.Image, res.LogPath)
-			removed, err := images.Prune(cmd.Context(), docker, res.Image)
-			if len(removed) > 0 {
-				fmt.Fprintf(s.Err, "Removed %d unused older node images\n", len(removed))
-			}
-			return err
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&flags.kubernetesVersion, "kubernetes-version", "", "Kubernetes version to build (default: the manifest's)")
@@ -188,4 +184,28 @@ func cacheDir() string {
 		dir = os.TempDir()
 	}
 	return filepath.Join(dir, "skiff")
+}
+
+func newImagePruneCommand(s Streams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "prune",
+		Short: "Remove older node images of this skiff's Kubernetes version that no cluster uses",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			docker, err := engine.Connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer docker.Close()
+			keep, err := defaultImage()
+			if err != nil {
+				return err
+			}
+			removed, err := images.Prune(cmd.Context(), docker, keep)
+			for _, r := range removed {
+				fmt.Fprintf(s.Out, "Removed %s\n", r)
+			}
+			return err
+		},
+	}
 }
