@@ -39,6 +39,13 @@ func TestNodeImageVersions(t *testing.T) {
 		}
 	}
 	for _, c := range m.Go {
+		if c.Image != nil {
+			// Addons are preloaded image archives, named with their version.
+			if !containsImage(reported["image"], c.Image.Ref) || !strings.Contains(c.Image.Ref, strings.TrimPrefix(c.Version, "v")) {
+				t.Errorf("%s: preloaded images %v lack %s at %s", c.Name, reported["image"], c.Image.Ref, c.Version)
+			}
+			continue
+		}
 		got := reported[c.Name]
 		if len(got) == 0 {
 			t.Errorf("image reports no binary of component %s", c.Name)
@@ -49,7 +56,24 @@ func TestNodeImageVersions(t *testing.T) {
 			}
 		}
 	}
-	if !contains(reported["image"], m.Pause.Image) {
+	if !containsImage(reported["image"], m.Pause.Image) {
 		t.Errorf("preloaded images %v lack the pause image %s", reported["image"], m.Pause.Image)
 	}
+}
+
+// containsImage compares references the way Docker does: docker.io/library/
+// and index.docker.io/ prefixes are implied.
+func containsImage(list []string, ref string) bool {
+	norm := func(r string) string {
+		for _, p := range []string{"index.docker.io/", "docker.io/", "library/"} {
+			r = strings.TrimPrefix(r, p)
+		}
+		return r
+	}
+	for _, x := range list {
+		if norm(x) == norm(ref) {
+			return true
+		}
+	}
+	return false
 }

@@ -43,6 +43,8 @@ func TestWalkthrough(t *testing.T) {
 
 	step("03 service by DNS name reaches several pods", func(t *testing.T) {
 		c.kubectl("expose", "deployment", "hello", "--port=80", "--target-port=8080")
+		// A new Service answers once its endpoints reach kube-proxy.
+		waitServing(c, "http://hello/")
 		out := runPod(c, "dns-client", "get", "http://hello.default.svc.cluster.local/", "1")
 		if !strings.Contains(out, "hello from hello-") {
 			t.Fatalf("FQDN request answered %q", out)
@@ -74,6 +76,7 @@ func TestWalkthrough(t *testing.T) {
 		if got := c.kubectl("exec", "db-0", "--", "/hello", "read", "/data/rows"); !strings.Contains(got, "row-1") {
 			t.Fatalf("data after pod replacement: %q", got)
 		}
+		waitServing(c, "http://db:5432/")
 		if out := runPod(c, "db-client", "get", "http://db:5432/", "1"); !strings.Contains(out, "hello from db-0") {
 			t.Fatalf("db:5432 answered %q", out)
 		}
@@ -156,6 +159,16 @@ func TestWalkthrough(t *testing.T) {
 		c.mustSkiff(2*time.Minute, "delete", "--name", c.name)
 		assertGone(t, c.name, c.kubeconfig)
 	})
+}
+
+// waitServing waits up to a minute for url to answer from inside the
+// cluster; the client retries for itself so one pod suffices.
+func waitServing(c *cluster, url string) {
+	c.t.Helper()
+	out := runPod(c, "wait-serving", "get", url, "1", "0s", "1", "60s")
+	if !strings.Contains(out, "hello from") {
+		c.t.Fatalf("%s did not answer within a minute:\n%s", url, out)
+	}
 }
 
 func helloDeployment(version string, replicas int) string {

@@ -132,14 +132,14 @@ func (r *createRun) preflight(ctx context.Context) error {
 	} else if !errors.As(err, new(*NotFoundError)) {
 		return err
 	}
-	if r.cfg.APIServerPort == 0 {
-		port, err := freePort(r.cfg.APIServerAddress)
-		if err != nil {
-			return err
+	// Ports the user asked for must be free; defaults are chosen later,
+	// under the host lock (see choosePorts).
+	for _, p := range []int{r.cfg.APIServerPort, r.cfg.HTTPPort, r.cfg.HTTPSPort, r.cfg.RegistryPort} {
+		if p != 0 {
+			if err := portFree(r.cfg.APIServerAddress, p); err != nil {
+				return err
+			}
 		}
-		r.cfg.APIServerPort = port
-	} else if err := portFree(r.cfg.APIServerAddress, r.cfg.APIServerPort); err != nil {
-		return err
 	}
 	for _, pm := range r.cfg.PortMappings {
 		if pm.HostPort != 0 && strings.ToLower(or(pm.Protocol, "tcp")) == "tcp" {
@@ -148,7 +148,24 @@ func (r *createRun) preflight(ctx context.Context) error {
 			}
 		}
 	}
-	return r.addonPorts()
+	return nil
+}
+
+// choosePorts picks the ports left to skiff: a free API server port and the
+// addon ports. It runs under the host lock, and skips ports another skiff
+// cluster has published (Docker may hold them without a listening socket,
+// or the cluster may be stopped).
+func (r *createRun) choosePorts(ctx context.Context) error {
+	reserved, err := r.p.reservedPorts(ctx)
+	if err != nil {
+		return err
+	}
+	if r.cfg.APIServerPort == 0 {
+		if r.cfg.APIServerPort, err = freePort(r.cfg.APIServerAddress); err != nil {
+			return err
+		}
+	}
+	return r.addonPorts(reserved)
 }
 
 // addonPorts publishes the ingress and registry ports on 127.0.0.1: the
@@ -156,7 +173,7 @@ func (r *createRun) preflight(ctx context.Context) error {
 // extraPortMapping of the ingress node ports takes precedence. The
 // registry listens in the node on the same port as on the host, so
 // localhost:PORT/image names the same image on both.
-func (r *createRun) addonPorts() error {
+func (r *createRun) addonPorts(reserved map[int]bool) error {
 	for _, a := range []struct {
 		node, want, usual int
 	}{
@@ -173,7 +190,7 @@ func (r *createRun) addonPorts() error {
 			if err := portFree("127.0.0.1", port); err != nil {
 				return err
 			}
-		case portFree("127.0.0.1", a.usual) == nil:
+		case !reserved[a.usual] && portFree("127.0.0.1", a.usual) == nil:
 			port = a.usual
 		default:
 			p, err := freePort("127.0.0.1")
@@ -246,6 +263,9 @@ func (r *createRun) startNode(ctx context.Context) error {
 	}
 	defer unlock()
 	if r.lbPool, err = r.p.freePool(ctx, subnet); err != nil {
+		return err
+	}
+	if err := r.choosePorts(ctx); err != nil {
 		return err
 	}
 	r.created = true

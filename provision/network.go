@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -163,4 +164,28 @@ func hostLock(ctx context.Context) (unlock func(), err error) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// reservedPorts returns the host ports every skiff cluster has published,
+// running or stopped.
+func (p *Provider) reservedPorts(ctx context.Context) (map[int]bool, error) {
+	list, err := p.docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", LabelCluster))})
+	if err != nil {
+		return nil, fmt.Errorf("failed to list clusters: %w", err)
+	}
+	ports := map[int]bool{}
+	for _, c := range list {
+		insp, err := p.docker.ContainerInspect(ctx, c.ID)
+		if err != nil {
+			continue
+		}
+		for _, bindings := range insp.HostConfig.PortBindings {
+			for _, b := range bindings {
+				if n, err := strconv.Atoi(b.HostPort); err == nil {
+					ports[n] = true
+				}
+			}
+		}
+	}
+	return ports, nil
 }

@@ -226,10 +226,10 @@ func lookup(names []string) error {
 }
 
 func get(args []string) error {
-	if len(args) < 1 || len(args) > 4 {
-		return errors.New("usage: get URL [COUNT [INTERVAL [CONCURRENCY]]]")
+	if len(args) < 1 || len(args) > 5 {
+		return errors.New("usage: get URL [COUNT [INTERVAL [CONCURRENCY [RETRY_FOR]]]]")
 	}
-	url, count, interval, workers := args[0], 1, time.Duration(0), 1
+	url, count, interval, workers, retryFor := args[0], 1, time.Duration(0), 1, time.Duration(0)
 	var err error
 	if len(args) > 1 {
 		if count, err = strconv.Atoi(args[1]); err != nil || count < 1 {
@@ -246,6 +246,12 @@ func get(args []string) error {
 			return fmt.Errorf("invalid CONCURRENCY %q: give 1-64", args[3])
 		}
 	}
+	if len(args) > 4 {
+		// Retry each request for this long: for a Service just created.
+		if retryFor, err = time.ParseDuration(args[4]); err != nil || retryFor < 0 || retryFor > 5*time.Minute {
+			return fmt.Errorf("invalid RETRY_FOR %q: give a duration up to 5m", args[4])
+		}
+	}
 	// A new connection per request, so a Service spreads them over replicas
 	// and none is left on a pod that goes away.
 	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -258,6 +264,10 @@ func get(args []string) error {
 			defer wg.Done()
 			for next.Add(1) <= int64(count) {
 				body, err := getOnce(c, url)
+				for deadline := time.Now().Add(retryFor); err != nil && time.Now().Before(deadline); {
+					time.Sleep(200 * time.Millisecond)
+					body, err = getOnce(c, url)
+				}
 				mu.Lock()
 				if err != nil {
 					fmt.Printf("ERROR %v\n", err)
