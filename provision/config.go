@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/skiff-k8s/skiff/addons"
 )
 
 // Labels on every Docker object skiff makes; they are the only record of a
@@ -39,9 +43,11 @@ type Config struct {
 	// (the same port in the node): 0 means the usual port (80, 443, 5001)
 	// when free, else a free one.
 	HTTPPort, HTTPSPort, RegistryPort int
-	Wait                              time.Duration
-	Retain                            bool
-	KubeconfigPath                    string
+	// Addons to enable; nil means every default addon, empty means none.
+	Addons         []string
+	Wait           time.Duration
+	Retain         bool
+	KubeconfigPath string
 }
 
 // PortMapping publishes a node port on the host.
@@ -99,6 +105,11 @@ func (c *Config) Validate() error {
 	}
 	if ip := net.ParseIP(c.APIServerAddress); ip == nil {
 		return fmt.Errorf("invalid apiServerAddress %q: give an IP address such as 127.0.0.1", c.APIServerAddress)
+	}
+	for _, a := range c.Addons {
+		if !slices.Contains(addons.Names(), a) {
+			return fmt.Errorf("unknown addon %q: choose from %s", a, strings.Join(addons.Names(), ", "))
+		}
 	}
 	switch c.KubeProxyMode {
 	case "iptables", "nftables", "ipvs", "none":

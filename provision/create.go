@@ -286,6 +286,7 @@ func (r *createRun) startNode(ctx context.Context) error {
 		FeatureGates:  r.cfg.FeatureGates,
 		RuntimeConfig: r.cfg.RuntimeConfig,
 		NodeLabels:    r.cfg.NodeLabels,
+		Addons:        r.cfg.Addons,
 	}
 	nc.LoadBalancerPool, nc.RegistryPort = r.lbPool.String(), r.cfg.RegistryPort
 	// Prefer --privileged; fall back to the explicit capability set where

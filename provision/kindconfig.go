@@ -25,6 +25,19 @@ func LoadKindConfig(data []byte, c *Config) (warnings []string, err error) {
 	if kc.Kind != "Cluster" || kc.APIVersion != "kind.x-k8s.io/v1alpha4" {
 		return nil, fmt.Errorf("malformed cluster config: want kind: Cluster and apiVersion: kind.x-k8s.io/v1alpha4, got kind %q apiVersion %q", kc.Kind, kc.APIVersion)
 	}
+	// An optional second document holds what only skiff has.
+	var sk skiffConfig
+	if err := dec.Decode(&sk); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("malformed skiff section: %s", strings.Join(strings.Fields(err.Error()), " "))
+	} else if err == nil {
+		if sk.Kind != "Skiff" || sk.APIVersion != SkiffAPIVersion {
+			return nil, fmt.Errorf("malformed cluster config: the second document must be kind: Skiff, apiVersion: %s", SkiffAPIVersion)
+		}
+		if sk.Addons != nil {
+			c.Addons = *sk.Addons
+		}
+		c.HTTPPort, c.HTTPSPort, c.RegistryPort = sk.HTTPPort, sk.HTTPSPort, sk.RegistryPort
+	}
 	warn := func(format string, args ...any) { warnings = append(warnings, fmt.Sprintf(format, args...)) }
 	if kc.Name != "" {
 		c.Name = kc.Name
@@ -87,6 +100,24 @@ func LoadKindConfig(data []byte, c *Config) (warnings []string, err error) {
 		}
 	}
 	return warnings, nil
+}
+
+// SkiffAPIVersion is the apiVersion of the skiff section of a config file.
+const SkiffAPIVersion = "skiff.dev/v1alpha1"
+
+// skiffConfig is the optional second document of a cluster config file:
+//
+//	kind: Skiff
+//	apiVersion: skiff.dev/v1alpha1
+//	addons: [dns, storage]   # omit for all, [] for none
+//	httpPort: 8080
+type skiffConfig struct {
+	Kind         string    `yaml:"kind"`
+	APIVersion   string    `yaml:"apiVersion"`
+	Addons       *[]string `yaml:"addons"`
+	HTTPPort     int       `yaml:"httpPort"`
+	HTTPSPort    int       `yaml:"httpsPort"`
+	RegistryPort int       `yaml:"registryPort"`
 }
 
 func or(v, def string) string {

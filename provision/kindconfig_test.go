@@ -58,6 +58,25 @@ nodes:
 `,
 			warnings: []string{"kubeadmConfigPatches", "2 extra nodes (worker, worker)"},
 		},
+		{
+			name: "skiff section",
+			yaml: "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n---\nkind: Skiff\napiVersion: skiff.dev/v1alpha1\naddons: [dns]\nhttpPort: 8080\n",
+			check: func(t *testing.T, c *Config) {
+				if len(c.Addons) != 1 || c.Addons[0] != "dns" || c.HTTPPort != 8080 {
+					t.Errorf("skiff section not applied: %+v", c)
+				}
+			},
+		},
+		{
+			name: "no addons",
+			yaml: "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n---\nkind: Skiff\napiVersion: skiff.dev/v1alpha1\naddons: []\n",
+			check: func(t *testing.T, c *Config) {
+				if c.Addons == nil || len(c.Addons) != 0 {
+					t.Errorf("addons: [] should mean none, got %#v", c.Addons)
+				}
+			},
+		},
+		{name: "bad skiff section", yaml: "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n---\nkind: Skiff\napiVersion: skiff.dev/v1alpha1\naddon: []\n", err: "addon"},
 		{name: "wrong kind", yaml: "kind: Pod\napiVersion: v1\n", err: "want kind: Cluster"},
 		{name: "bad type", yaml: "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnetworking:\n  apiServerPort: abc\n", err: "line 4"},
 		{name: "unknown field", yaml: "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodez: []\n", err: "nodez"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,14 +86,23 @@ func waitAPIServer(ctx context.Context, cs *kubernetes.Clientset) error {
 	})
 }
 
-// systemNamespaces hold the pods a cluster needs before it is usable.
-var systemNamespaces = []string{"kube-system", "local-path-storage"}
-
 // waitUsable waits for what makes `kubectl apply` work right away: the node
 // agent done (components up, addons applied), the node Ready, every system
 // Deployment available and pod Ready, and the default ServiceAccount.
 func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, cluster string) error {
 	nodeName := NodeName(cluster)
+	workloads, err := p.addonWorkloads(ctx, cluster)
+	if err != nil {
+		return err
+	}
+	// kube-system and every enabled addon's namespaces hold the pods a
+	// cluster needs before it is usable.
+	namespaces := []string{"kube-system"}
+	for _, w := range workloads {
+		if !slices.Contains(namespaces, w.Namespace) {
+			namespaces = append(namespaces, w.Namespace)
+		}
+	}
 	c, err := p.docker.ContainerInspect(ctx, nodeName)
 	if err != nil {
 		return fmt.Errorf("failed to inspect node: %w", err)
@@ -123,20 +133,10 @@ func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, clu
 		if !nodeReady(n, since) {
 			return false, "node " + nodeName + " not Ready", nil
 		}
-		for _, ns := range systemNamespaces {
-			deps, err := cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
-			if err != nil {
-				return false, "listing deployments: " + firstLine(err.Error()), nil
-			}
-			for _, d := range deps.Items {
-				want := int32(1)
-				if d.Spec.Replicas != nil {
-					want = *d.Spec.Replicas
-				}
-				if d.Status.AvailableReplicas < want {
-					return false, "deployment " + ns + "/" + d.Name + " not available", nil
-				}
-			}
+		if ok, why := workloadsReady(ctx, cs, workloads); !ok {
+			return false, why, nil
+		}
+		for _, ns := range namespaces {
 			pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 			if err != nil {
 				return false, "listing pods: " + firstLine(err.Error()), nil

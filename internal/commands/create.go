@@ -1,12 +1,15 @@
 package commands
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/skiff-k8s/skiff/addons"
 	"github.com/skiff-k8s/skiff/provision"
 )
 
@@ -15,6 +18,8 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 		name, config, image, kubeconfig string
 		wait                            time.Duration
 		httpPort, httpsPort, registry   int
+		addons                          []string
+		noAddons                        bool
 		retain                          bool
 	}
 	cmd := &cobra.Command{
@@ -40,7 +45,23 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 				cfg.Name = flags.name
 			}
 			cfg.Image, cfg.Wait, cfg.Retain, cfg.KubeconfigPath = flags.image, flags.wait, flags.retain, flags.kubeconfig
-			cfg.HTTPPort, cfg.HTTPSPort, cfg.RegistryPort = flags.httpPort, flags.httpsPort, flags.registry
+			if flags.httpPort != 0 {
+				cfg.HTTPPort = flags.httpPort
+			}
+			if flags.httpsPort != 0 {
+				cfg.HTTPSPort = flags.httpsPort
+			}
+			if flags.registry != 0 {
+				cfg.RegistryPort = flags.registry
+			}
+			switch {
+			case flags.noAddons && cmd.Flags().Changed("addons"):
+				return errors.New("give either --addons or --no-addons, not both")
+			case flags.noAddons:
+				cfg.Addons = []string{}
+			case cmd.Flags().Changed("addons"):
+				cfg.Addons = flags.addons
+			}
 			if cfg.Image == "" {
 				img, err := defaultImage()
 				if err != nil {
@@ -79,6 +100,8 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 	f.StringVar(&flags.kubeconfig, "kubeconfig", "", "kubeconfig file to update (default: $KUBECONFIG or ~/.kube/config)")
 	f.DurationVar(&flags.wait, "wait", 5*time.Minute, "how long to wait for the cluster to be usable")
 	f.BoolVar(&flags.retain, "retain", false, "keep the node after a failed create, for debugging")
+	f.StringSliceVar(&flags.addons, "addons", nil, "addons to enable (default: all of "+strings.Join(addons.Names(), ",")+")")
+	f.BoolVar(&flags.noAddons, "no-addons", false, "enable no addon")
 	f.IntVar(&flags.httpPort, "http-port", 0, "host port for ingress HTTP (default 80 when free, else a free port)")
 	f.IntVar(&flags.httpsPort, "https-port", 0, "host port for ingress HTTPS (default 443 when free, else a free port)")
 	f.IntVar(&flags.registry, "registry-port", 0, "host port of the registry, localhost:PORT (default 5001 when free, else a free port)")

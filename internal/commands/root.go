@@ -72,6 +72,7 @@ func NewRoot(s Streams) *cobra.Command {
 		newExportCommand(s, flags),
 		newDoctorCommand(s, flags),
 		newBundleCommand(s),
+		newAddonsCommand(s, flags),
 		newImageCommand(s, flags),
 		newLoadCommand(s, flags),
 		newImagesCommand(s, flags),

@@ -1,0 +1,26 @@
+package node
+
+import (
+	"slices"
+
+	"github.com/skiff-k8s/skiff/addons"
+)
+
+// AddonEnabled reports whether the node configuration enables an addon.
+func AddonEnabled(c *Config, name string) bool {
+	return slices.Contains(enabledAddons(c), name)
+}
+
+// AddonValues are the values the addons are rendered with for this node;
+// upstream are the DNS servers CoreDNS forwards to (none: offline).
+func AddonValues(c *Config, upstream []string) addons.Values {
+	return addons.Values{
+		DNSIP:            c.DNSIP,
+		ClusterDomain:    clusterDomain,
+		PodSubnet:        c.PodSubnet,
+		ServiceSubnet:    c.ServiceSubnet,
+		Upstream:         upstream,
+		LoadBalancerPool: c.LoadBalancerPool,
+		RegistryPort:     c.RegistryPort,
+	}
+}

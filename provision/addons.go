@@ -1,0 +1,190 @@
+package provision
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/skiff-k8s/skiff/addons"
+	"github.com/skiff-k8s/skiff/internal/engine"
+	"github.com/skiff-k8s/skiff/node"
+)
+
+// AddonStatus is one addon as `skiff addons list` shows it.
+type AddonStatus struct {
+	Name    string `json:"name"`
+	Enabled bool   `json:"enabled"`
+	Version string `json:"version"`
+	Healthy bool   `json:"healthy"`
+	Detail  string `json:"detail,omitempty"`
+}
+
+// nodeConfig reads the configuration the agent boots with.
+func (p *Provider) nodeConfig(ctx context.Context, name string) (*node.Config, error) {
+	data, err := p.readNodeFile(ctx, name, node.ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	var c node.Config
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("failed to parse node config: %w", err)
+	}
+	return &c, nil
+}
+
+// Addons lists every addon skiff has, whether the cluster has it enabled,
+// the versions of its images and whether its workloads are ready.
+func (p *Provider) Addons(ctx context.Context, name string) ([]AddonStatus, error) {
+	nc, err := p.nodeConfig(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := p.clientset(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	var out []AddonStatus
+	for _, a := range addons.Names() {
+		st := AddonStatus{Name: a, Enabled: node.AddonEnabled(nc, a)}
+		workloads, err := workloadsOf(nc, a)
+		if err != nil {
+			return nil, err
+		}
+		var versions []string
+		for _, w := range workloads {
+			for _, img := range w.Images {
+				if i := strings.LastIndex(img, ":"); i > 0 && !slices.Contains(versions, img[i+1:]) {
+					versions = append(versions, img[i+1:])
+				}
+			}
+		}
+		st.Version = strings.Join(versions, ",")
+		if st.Enabled {
+			st.Healthy, st.Detail = workloadsReady(ctx, cs, workloads)
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// SetAddon enables or disables an addon on a running cluster; the choice
+// is kept in the node's configuration, so it survives stop/start. Enabling
+// waits until the addon's workloads are ready.
+func (p *Provider) SetAddon(ctx context.Context, name, addon string, enable bool) error {
+	if !slices.Contains(addons.Names(), addon) {
+		return fmt.Errorf("unknown addon %q: choose from %s", addon, strings.Join(addons.Names(), ", "))
+	}
+	verb := "disable"
+	if enable {
+		verb = "enable"
+	}
+	if out, err := engine.Exec(ctx, p.docker, NodeName(name), "skiff-node", "addon", verb, addon); err != nil {
+		return fmt.Errorf("failed to %s addon %s: %w: %s", verb, addon, err, strings.TrimSpace(string(out)))
+	}
+	if !enable {
+		return nil
+	}
+	nc, err := p.nodeConfig(ctx, name)
+	if err != nil {
+		return err
+	}
+	workloads, err := workloadsOf(nc, addon)
+	if err != nil {
+		return err
+	}
+	cs, err := p.clientset(ctx, name)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	return poll(wctx, func(ctx context.Context) (bool, string, error) {
+		ok, why := workloadsReady(ctx, cs, workloads)
+		return ok, why, nil
+	})
+}
+
+// addonWorkloads lists the workloads of the addons the cluster enables.
+func (p *Provider) addonWorkloads(ctx context.Context, name string) ([]addons.Workload, error) {
+	nc, err := p.nodeConfig(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	var out []addons.Workload
+	for _, a := range addons.Names() {
+		if !node.AddonEnabled(nc, a) {
+			continue
+		}
+		w, err := workloadsOf(nc, a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w...)
+	}
+	return out, nil
+}
+
+// workloadsOf renders an addon for the node and lists its workloads.
+func workloadsOf(nc *node.Config, addon string) ([]addons.Workload, error) {
+	v := node.AddonValues(nc, nil)
+	if addons.Requires(addon, v) != nil {
+		return nil, nil // the agent skips it too (a node config from an older skiff)
+	}
+	rendered, err := addons.Render(addon, v)
+	if err != nil {
+		return nil, err
+	}
+	return addons.Workloads(rendered)
+}
+
+func (p *Provider) clientset(ctx context.Context, name string) (*kubernetes.Clientset, error) {
+	cfg, err := p.Kubeconfig(ctx, name, false)
+	if err != nil {
+		return nil, err
+	}
+	return clientFor(cfg)
+}
+
+// workloadsReady reports whether every workload has all replicas ready,
+// and otherwise which one is not.
+func workloadsReady(ctx context.Context, cs *kubernetes.Clientset, workloads []addons.Workload) (bool, string) {
+	for _, w := range workloads {
+		var ready, want int32
+		switch w.Kind {
+		case "Deployment":
+			d, err := cs.AppsV1().Deployments(w.Namespace).Get(ctx, w.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, firstLine(err.Error())
+			}
+			ready, want = d.Status.ReadyReplicas, 1
+			if d.Spec.Replicas != nil {
+				want = *d.Spec.Replicas
+			}
+		case "DaemonSet":
+			d, err := cs.AppsV1().DaemonSets(w.Namespace).Get(ctx, w.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, firstLine(err.Error())
+			}
+			ready, want = d.Status.NumberReady, max(d.Status.DesiredNumberScheduled, 1)
+		case "StatefulSet":
+			s, err := cs.AppsV1().StatefulSets(w.Namespace).Get(ctx, w.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, firstLine(err.Error())
+			}
+			ready, want = s.Status.ReadyReplicas, 1
+			if s.Spec.Replicas != nil {
+				want = *s.Spec.Replicas
+			}
+		}
+		if ready < want {
+			return false, fmt.Sprintf("%s %s/%s: %d/%d ready", strings.ToLower(w.Kind), w.Namespace, w.Name, ready, want)
+		}
+	}
+	return true, ""
+}
