@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -126,9 +127,8 @@ func TestWalkthrough(t *testing.T) {
 		c.kubectl("delete", "hpa", "hello")
 		c.kubectl("scale", "deployment/hello", "--replicas=3")
 		waitReadyReplicas(c, "hello", 3)
-		pods := strings.Fields(c.kubectl("get", "pods", "-l", "app=hello", "--field-selector=status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}"))
 		logs := c.kubectl("logs", "-l", "app=hello", "--prefix", "--tail=-1", "--max-log-requests=10")
-		for _, p := range pods {
+		for p := range livePods(c, "app=hello") {
 			if !strings.Contains(logs, "pod/"+p+"/") {
 				t.Errorf("kubectl logs -l app=hello has no line from %s", p)
 			}
@@ -284,15 +284,46 @@ func waitReadyReplicas(c *cluster, name string, n int) {
 // assertVersions checks that every running hello pod answers with version.
 func assertVersions(c *cluster, version string) {
 	c.t.Helper()
-	images := c.kubectl("get", "pods", "-l", "app=hello", "--field-selector=status.phase=Running", "-o", "jsonpath={.items[*].spec.containers[0].image}")
-	for _, img := range strings.Fields(images) {
+	for name, img := range livePods(c, "app=hello") {
 		if !strings.HasSuffix(img, ":"+version) {
-			c.t.Fatalf("pod runs %s, want every pod on %s: %s", img, version, images)
+			c.t.Fatalf("pod %s runs %s, want every pod on %s", name, img, version)
 		}
 	}
 	if out := runPod(c, "version-"+version, "get", "http://hello/", "10"); strings.Count(out, "version "+version) != 10 {
 		c.t.Fatalf("want all 10 answers from %s:\n%s", version, out)
 	}
+}
+
+// livePods maps the running, not terminating, pods with a label to their
+// first container's image.
+func livePods(c *cluster, selector string) map[string]string {
+	c.t.Helper()
+	var list struct {
+		Items []struct {
+			Metadata struct {
+				Name              string  `json:"name"`
+				DeletionTimestamp *string `json:"deletionTimestamp"`
+			} `json:"metadata"`
+			Spec struct {
+				Containers []struct {
+					Image string `json:"image"`
+				} `json:"containers"`
+			} `json:"spec"`
+			Status struct {
+				Phase string `json:"phase"`
+			} `json:"status"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(c.kubectl("get", "pods", "-l", selector, "-o", "json")), &list); err != nil {
+		c.t.Fatal(err)
+	}
+	pods := map[string]string{}
+	for _, p := range list.Items {
+		if p.Metadata.DeletionTimestamp == nil && p.Status.Phase == "Running" {
+			pods[p.Metadata.Name] = p.Spec.Containers[0].Image
+		}
+	}
+	return pods
 }
 
 func lastLines(s string, n int) string {
