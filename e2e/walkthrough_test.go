@@ -103,7 +103,7 @@ func TestWalkthrough(t *testing.T) {
 	})
 
 	step("07 autoscaler reacts to CPU", func(t *testing.T) {
-		c.kubectl("autoscale", "deployment/hello", "--cpu=50%", "--min=2", "--max=8")
+		c.kubectl("autoscale", "deployment/hello", "--cpu-percent=50", "--min=2", "--max=8")
 		c.kubectl("scale", "deployment/hello", "--replicas=2")
 		waitReadyReplicas(c, "hello", 2)
 		c.kubectl("run", "burn", "--image=skiff.test/hello:v1", "--image-pull-policy=Never", "--restart=Never",
