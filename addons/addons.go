@@ -1,5 +1,6 @@
 // Package addons holds the manifests of the cluster addons the node agent
-// applies at boot (cluster DNS, default storage, metrics), embedded in the
+// applies at boot (cluster DNS, default storage, metrics, a local image
+// registry, LoadBalancer addresses, an ingress controller), embedded in the
 // binary and rendered with the cluster's values. Their images are built and
 // preloaded by package images; each manifest names them exactly as
 // images/versions.yaml pins them, so nothing is ever pulled.
@@ -10,13 +11,14 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"net"
 	"path"
 	"slices"
 	"strings"
 	"text/template"
 )
 
-//go:embed dns storage metrics
+//go:embed dns storage metrics registry loadbalancer ingress
 var manifests embed.FS
 
 // Values are what the manifests are rendered with.
@@ -25,11 +27,22 @@ type Values struct {
 	// Upstream are the DNS servers CoreDNS forwards other names to; empty
 	// means offline: such names fail at once.
 	Upstream []string
+	// LoadBalancerPool is the CIDR MetalLB hands out Service addresses from
+	// (required by loadbalancer).
+	LoadBalancerPool string
+	// RegistryPort is the node port the registry listens on, the same as
+	// on the host's 127.0.0.1 (required by registry).
+	RegistryPort int
+	// LoadBalancer says the loadbalancer addon is enabled too: ingress then
+	// publishes its Service's LoadBalancer address in Ingress status, else
+	// 127.0.0.1, where the host reaches it.
+	LoadBalancer bool
 }
 
 // names are the default-enabled addons, in apply order: DNS first, since
-// every other workload resolves names.
-var names = []string{"dns", "storage", "metrics"}
+// every other workload resolves names; loadbalancer before ingress, whose
+// Service asks it for an address.
+var names = []string{"dns", "storage", "metrics", "registry", "loadbalancer", "ingress"}
 
 // Names returns the default-enabled addons in apply order.
 func Names() []string { return slices.Clone(names) }
@@ -43,6 +56,9 @@ func Render(name string, v Values) ([]byte, error) {
 	}
 	if v.DNSIP == "" || v.ClusterDomain == "" {
 		return nil, fmt.Errorf("addon %s: DNSIP and ClusterDomain are required", name)
+	}
+	if err := Requires(name, v); err != nil {
+		return nil, err
 	}
 	var out bytes.Buffer
 	for _, f := range files {
@@ -62,4 +78,20 @@ func Render(name string, v Values) ([]byte, error) {
 		}
 	}
 	return out.Bytes(), nil
+}
+
+// Requires reports a value the named addon needs but v lacks, e.g. in a
+// node configuration written by an older skiff.
+func Requires(name string, v Values) error {
+	switch name {
+	case "registry":
+		if v.RegistryPort <= 0 || v.RegistryPort > 65535 {
+			return fmt.Errorf("addon registry: no valid registry port (got %d)", v.RegistryPort)
+		}
+	case "loadbalancer":
+		if _, _, err := net.ParseCIDR(v.LoadBalancerPool); err != nil {
+			return fmt.Errorf("addon loadbalancer: no valid LoadBalancer pool: %w", err)
+		}
+	}
+	return nil
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/skiff-k8s/skiff/images"
 )
 
-var testValues = Values{DNSIP: "10.96.0.10", ClusterDomain: "cluster.local", PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/16"}
+var testValues = Values{DNSIP: "10.96.0.10", ClusterDomain: "cluster.local", PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/16", LoadBalancerPool: "172.30.128.0/24", RegistryPort: 5001, LoadBalancer: true}
 
 // objects parses a multi-document YAML stream.
 func objects(t *testing.T, data []byte) []map[string]any {
@@ -58,7 +58,7 @@ func find(objs []map[string]any, kind, name string) map[string]any {
 }
 
 func TestRenderAll(t *testing.T) {
-	if got := Names(); !slices.Equal(got, []string{"dns", "storage", "metrics"}) {
+	if got := Names(); !slices.Equal(got, []string{"dns", "storage", "metrics", "registry", "loadbalancer", "ingress"}) {
 		t.Fatalf("Names() = %v", got)
 	}
 	m, err := images.LoadManifest()
@@ -72,9 +72,12 @@ func TestRenderAll(t *testing.T) {
 	pinned := m.Images()
 	// Every image an addon needs, by manifest entry, must be referenced.
 	want := map[string][]string{
-		"dns":     {"coredns"},
-		"storage": {"local-path-provisioner", "busybox"},
-		"metrics": {"metrics-server"},
+		"dns":          {"coredns"},
+		"storage":      {"local-path-provisioner", "busybox"},
+		"metrics":      {"metrics-server"},
+		"registry":     {"registry"},
+		"loadbalancer": {"metallb-controller", "metallb-speaker"},
+		"ingress":      {"traefik"},
 	}
 	imageRef := regexp.MustCompile(`(?m)(?:image:\s*|--helper-image=)(\S+)`)
 	for _, name := range Names() {
@@ -227,7 +230,7 @@ func TestMetricsFlags(t *testing.T) {
 		t.Fatalf("metrics-server containers: %v", c)
 	}
 	args, _ := c[0]["args"].([]any)
-	for _, want := range []string{"--kubelet-insecure-tls", "--kubelet-preferred-address-types=InternalIP", "--metric-resolution=15s"} {
+	for _, want := range []string{"--kubelet-insecure-tls", "--kubelet-preferred-address-types=InternalIP", "--metric-resolution=10s"} {
 		if !slices.Contains(args, any(want)) {
 			t.Errorf("metrics-server args %v lack %s", args, want)
 		}
@@ -240,5 +243,152 @@ func TestRenderErrors(t *testing.T) {
 	}
 	if _, err := Render("dns", Values{}); err == nil {
 		t.Error("Render without DNSIP succeeded")
+	}
+	for name, v := range map[string]Values{
+		"registry":     {DNSIP: "10.96.0.10", ClusterDomain: "cluster.local", LoadBalancerPool: "172.30.128.0/24"},
+		"loadbalancer": {DNSIP: "10.96.0.10", ClusterDomain: "cluster.local", RegistryPort: 5001},
+	} {
+		if _, err := Render(name, v); err == nil {
+			t.Errorf("Render(%s) without its value succeeded", name)
+		}
+		if err := Requires(name, v); err == nil {
+			t.Errorf("Requires(%s) = nil for %+v", name, v)
+		}
+	}
+	if err := Requires("dns", Values{}); err != nil {
+		t.Errorf("Requires(dns) = %v", err)
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	v := testValues
+	v.RegistryPort = 5042
+	data, err := Render("registry", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := objects(t, data)
+	d := find(objs, "Deployment", "registry")
+	if field(d, "metadata", "namespace") != "kube-system" || field(d, "spec", "template", "spec", "hostNetwork") != true {
+		t.Errorf("registry must run in kube-system on the node's network: %v", d)
+	}
+	cm := find(objs, "ConfigMap", "registry")
+	cfg, _ := field(cm, "data", "config.yml").(string)
+	var conf map[string]any
+	if err := yaml.Unmarshal([]byte(cfg), &conf); err != nil {
+		t.Fatalf("registry config.yml: %v\n%s", err, cfg)
+	}
+	if field(conf, "http", "addr") != ":5042" || field(conf, "storage", "filesystem", "rootdirectory") != "/var/lib/registry" {
+		t.Errorf("registry config: %v", conf)
+	}
+	vols, _ := field(d, "spec", "template", "spec", "volumes").([]any)
+	var hostPath any
+	for _, vol := range vols {
+		if p := field(vol.(map[string]any), "hostPath", "path"); p != nil {
+			hostPath = p
+		}
+	}
+	if hostPath != "/var/lib/skiff/registry" {
+		t.Errorf("registry storage hostPath = %v, want /var/lib/skiff/registry", hostPath)
+	}
+	if field(d, "spec", "template", "spec", "enableServiceLinks") != false {
+		t.Error("registry pods get Service link variables, which it reads as REGISTRY_* configuration")
+	}
+	c := containers(d)
+	if len(c) != 1 || field(c[0], "readinessProbe", "httpGet", "port") != 5042 {
+		t.Errorf("registry container: %v", c)
+	}
+}
+
+func TestLoadBalancer(t *testing.T) {
+	v := testValues
+	v.LoadBalancerPool = "172.31.129.0/24"
+	data, err := Render("loadbalancer", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := objects(t, data)
+	pool := find(objs, "IPAddressPool", "skiff")
+	if got, _ := field(pool, "spec", "addresses").([]any); !slices.Equal(got, []any{"172.31.129.0/24"}) || field(pool, "metadata", "namespace") != "metallb-system" {
+		t.Errorf("IPAddressPool: %v", pool)
+	}
+	if find(objs, "L2Advertisement", "skiff") == nil {
+		t.Error("no L2Advertisement")
+	}
+	for _, crd := range []string{"ipaddresspools.metallb.io", "l2advertisements.metallb.io", "bgppeers.metallb.io", "servicel2statuses.metallb.io"} {
+		if find(objs, "CustomResourceDefinition", crd) == nil {
+			t.Errorf("no CRD %s", crd)
+		}
+	}
+	// One node: no memberlist, so nothing may need its secret.
+	if strings.Contains(string(data), "METALLB_ML_") || strings.Contains(string(data), "secretName: memberlist") {
+		t.Error("memberlist is configured")
+	}
+	ds := find(objs, "DaemonSet", "speaker")
+	if field(ds, "spec", "template", "spec", "hostNetwork") != true {
+		t.Errorf("speaker must use the node's network: %v", ds)
+	}
+	// The CRDs must apply before the objects that use them: Render
+	// concatenates files in name order.
+	if i, j := strings.Index(string(data), "kind: CustomResourceDefinition"), strings.Index(string(data), "kind: IPAddressPool"); i < 0 || j < i {
+		t.Error("IPAddressPool comes before the CRDs")
+	}
+}
+
+func TestIngress(t *testing.T) {
+	data, err := Render("ingress", testValues)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := objects(t, data)
+	ic := find(objs, "IngressClass", "traefik")
+	if field(ic, "metadata", "annotations", "ingressclass.kubernetes.io/is-default-class") != "true" || field(ic, "spec", "controller") != "traefik.io/ingress-controller" {
+		t.Errorf("IngressClass traefik: %v", ic)
+	}
+	svc := find(objs, "Service", "traefik")
+	if field(svc, "spec", "type") != "LoadBalancer" {
+		t.Errorf("Service traefik: %v", svc)
+	}
+	c := containers(find(objs, "Deployment", "traefik"))
+	if len(c) != 1 {
+		t.Fatalf("traefik containers: %v", c)
+	}
+	args, _ := c[0]["args"].([]any)
+	for _, want := range []string{"--global.checkNewVersion=false", "--global.sendAnonymousUsage=false", "--providers.kubernetesIngress=true", "--providers.kubernetesIngress.ingressEndpoint.publishedService=kube-system/traefik"} {
+		if !slices.Contains(args, any(want)) {
+			t.Errorf("traefik args %v lack %s", args, want)
+		}
+	}
+	for _, a := range args {
+		if strings.Contains(strings.ToLower(a.(string)), "kubernetescrd") {
+			t.Errorf("traefik enables the CRD provider: %s", a)
+		}
+	}
+	// Without MetalLB, the Service would never get an address: publish
+	// 127.0.0.1 instead.
+	v := testValues
+	v.LoadBalancer = false
+	data, err = Render("ingress", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noLB := objects(t, data)
+	if got := field(find(noLB, "Service", "traefik"), "spec", "type"); got != "ClusterIP" {
+		t.Errorf("without loadbalancer, Service traefik type = %v", got)
+	}
+	noLBArgs, _ := containers(find(noLB, "Deployment", "traefik"))[0]["args"].([]any)
+	if !slices.Contains(noLBArgs, any("--providers.kubernetesIngress.ingressEndpoint.ip=127.0.0.1")) {
+		t.Errorf("without loadbalancer, traefik args %v do not publish 127.0.0.1", noLBArgs)
+	}
+	hostPorts := map[any]any{}
+	ports, _ := c[0]["ports"].([]any)
+	for _, p := range ports {
+		pm := p.(map[string]any)
+		if hp, ok := pm["hostPort"]; ok {
+			hostPorts[hp] = pm["name"]
+		}
+	}
+	if hostPorts[80] != "web" || hostPorts[443] != "websecure" {
+		t.Errorf("traefik hostPorts = %v, want 80 web and 443 websecure", hostPorts)
 	}
 }

@@ -64,7 +64,9 @@ func TestBundle(t *testing.T) {
 	t.Run("load on a machine without the images, then create", func(t *testing.T) {
 		// The node image goes away as on a bare machine; put it back even
 		// if the test fails half-way, for the tests after this one.
-		t.Cleanup(func() { run(t, 10*time.Minute, nil, skiff, "bundle", "load", b, "--bin-dir", filepath.Join(dir, "restore")) })
+		t.Cleanup(func() {
+			run(t, 10*time.Minute, nil, skiff, "bundle", "load", b, "--bin-dir", filepath.Join(dir, "restore"))
+		})
 		run(t, time.Minute, nil, "docker", "rmi", "-f", node, "skiff.test/hello:v1")
 		if r := run(t, time.Minute, nil, "docker", "image", "inspect", node); r.code == 0 {
 			t.Fatalf("node image %s still present", node)

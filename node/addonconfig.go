@@ -22,5 +22,6 @@ func AddonValues(c *Config, upstream []string) addons.Values {
 		Upstream:         upstream,
 		LoadBalancerPool: c.LoadBalancerPool,
 		RegistryPort:     c.RegistryPort,
+		LoadBalancer:     AddonEnabled(c, "loadbalancer"),
 	}
 }

@@ -46,14 +46,9 @@ func (a *Agent) applyAddons(ctx context.Context) error {
 		return nil
 	}
 	resolv, _ := os.ReadFile("/etc/resolv.conf")
-	v := addons.Values{
-		DNSIP:         a.cfg.DNSIP,
-		ClusterDomain: clusterDomain,
-		PodSubnet:     a.cfg.PodSubnet,
-		ServiceSubnet: a.cfg.ServiceSubnet,
-		// The same servers pods resolve with when their dnsPolicy is Default.
-		Upstream: upstreamNameservers(string(resolv)),
-	}
+	// Upstream: the same servers pods resolve with when their dnsPolicy is
+	// Default.
+	v := AddonValues(a.cfg, upstreamNameservers(string(resolv)))
 	if len(v.Upstream) == 0 {
 		log.Printf("addons: no upstream DNS servers in /etc/resolv.conf: names outside %s will fail", clusterDomain)
 	} else {
@@ -63,6 +58,12 @@ func (a *Agent) applyAddons(ctx context.Context) error {
 		return fmt.Errorf("failed to create %s: %w", AddonsDir, err)
 	}
 	for _, name := range names {
+		// A node configuration from an older skiff may lack what a newer
+		// addon needs: boot without that addon rather than fail.
+		if err := addons.Requires(name, v); err != nil {
+			log.Printf("addons: skipping %s: %v", name, err)
+			continue
+		}
 		data, err := addons.Render(name, v)
 		if err != nil {
 			return err

@@ -36,6 +36,9 @@ func writeConfigs(c *Config, cgroupRoot string) error {
 		kubeProxyConfig:  fmt.Sprintf(kubeProxyYAML, kubeconfig("kube-proxy"), c.PodSubnet, c.NodeName, proxyMode(c.KubeProxyMode), featureGatesYAML(c.FeatureGates)),
 		podResolvConf:    ns.String(),
 	}
+	for host, content := range registryHosts(c.RegistryPort) {
+		files[filepath.Join(registryHostsDir, host, "hosts.toml")] = content
+	}
 	for path, content := range files {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err
@@ -45,6 +48,27 @@ func writeConfigs(c *Config, cgroupRoot string) error {
 		}
 	}
 	return nil
+}
+
+// registryHosts returns the containerd hosts.toml, by registry host, that
+// make the node pull from the registry addon over plain HTTP: it listens on
+// the node's network without TLS, as Docker on the host expects of
+// localhost. containerd reads certs.d at every pull, so no restart is
+// needed. 127.0.0.1 is there too, since Docker accepts both spellings.
+func registryHosts(port int) map[string]string {
+	if port <= 0 {
+		return nil
+	}
+	hosts := map[string]string{}
+	for _, h := range []string{"localhost", "127.0.0.1"} {
+		addr := fmt.Sprintf("%s:%d", h, port)
+		hosts[addr] = fmt.Sprintf(`server = "http://%[1]s"
+
+[host."http://%[1]s"]
+  capabilities = ["pull", "resolve", "push"]
+`, addr)
+	}
+	return hosts
 }
 
 // firstSubnet returns the node's pod CIDR: the first /24 of the cluster's
