@@ -45,17 +45,11 @@ func (a *Agent) applyAddons(ctx context.Context) error {
 	if len(names) == 0 {
 		return nil
 	}
-	resolv, _ := os.ReadFile("/etc/resolv.conf")
-	// Upstream: the same servers pods resolve with when their dnsPolicy is
-	// Default.
-	v := AddonValues(a.cfg, upstreamNameservers(string(resolv)))
+	v := addonValues(a.cfg)
 	if len(v.Upstream) == 0 {
 		log.Printf("addons: no upstream DNS servers in /etc/resolv.conf: names outside %s will fail", clusterDomain)
 	} else {
 		log.Printf("addons: DNS forwards to %s", strings.Join(v.Upstream, " "))
-	}
-	if err := os.MkdirAll(AddonsDir, 0o755); err != nil {
-		return fmt.Errorf("failed to create %s: %w", AddonsDir, err)
 	}
 	for _, name := range names {
 		// A node configuration from an older skiff may lack what a newer
@@ -64,40 +58,66 @@ func (a *Agent) applyAddons(ctx context.Context) error {
 			log.Printf("addons: skipping %s: %v", name, err)
 			continue
 		}
-		data, err := addons.Render(name, v)
-		if err != nil {
-			return err
-		}
-		file := filepath.Join(AddonsDir, name+".yaml")
-		if err := writeFileAtomic(file, data); err != nil {
-			return fmt.Errorf("failed to write addon %s: %w", name, err)
-		}
 		start := time.Now()
-		if err := a.kubectlApply(ctx, file); err != nil {
-			return fmt.Errorf("failed to apply addon %s: %w", name, err)
+		if err := applyAddon(ctx, a.reaper.Output, name, v); err != nil {
+			return err
 		}
 		log.Printf("addon %s applied in %s", name, time.Since(start).Round(time.Millisecond))
 	}
 	return nil
 }
 
-// kubectlApply applies file, retrying while the API server refuses (it may,
-// briefly, right after it first reports ready, e.g. before RBAC bootstrap or
-// the aggregator has settled).
-func (a *Agent) kubectlApply(ctx context.Context, file string) error {
+// addonValues are the node's addon values, with the same upstream DNS
+// servers pods resolve with when their dnsPolicy is Default.
+func addonValues(c *Config) addons.Values {
+	resolv, _ := os.ReadFile("/etc/resolv.conf")
+	return AddonValues(c, upstreamNameservers(string(resolv)))
+}
+
+// runFunc runs a command to completion and returns its combined output.
+// The agent passes its reaper's (as PID 1 it owns every wait); a one-off
+// `skiff-node addon` command, not PID 1, runs commands directly.
+type runFunc func(ctx context.Context, cmd *exec.Cmd) ([]byte, error)
+
+func runDirect(ctx context.Context, cmd *exec.Cmd) ([]byte, error) {
+	c := exec.CommandContext(ctx, cmd.Path, cmd.Args[1:]...)
+	return c.CombinedOutput()
+}
+
+// applyAddon renders one addon, keeps the rendered file (for disable and
+// `skiff export logs`) and applies it.
+func applyAddon(ctx context.Context, run runFunc, name string, v addons.Values) error {
+	data, err := addons.Render(name, v)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(AddonsDir, 0o755); err != nil {
+		return fmt.Errorf("failed to create %s: %w", AddonsDir, err)
+	}
+	file := filepath.Join(AddonsDir, name+".yaml")
+	if err := writeFileAtomic(file, data); err != nil {
+		return fmt.Errorf("failed to write addon %s: %w", name, err)
+	}
+	if err := kubectl(ctx, run, "apply", "--server-side", "--force-conflicts", "-f", file); err != nil {
+		return fmt.Errorf("failed to apply addon %s: %w", name, err)
+	}
+	return nil
+}
+
+// kubectl runs kubectl as the cluster admin, retrying while the API server
+// refuses (it may, briefly, right after it first reports ready, e.g. before
+// RBAC bootstrap or the aggregator has settled).
+func kubectl(ctx context.Context, run runFunc, args ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, applyTimeout)
 	defer cancel()
 	for attempt := 1; ; attempt++ {
 		actx, acancel := context.WithTimeout(ctx, applyAttempt)
-		// The agent is PID 1: its reaper collects every child, so commands
-		// run through it rather than exec.Cmd.Run.
-		out, err := a.reaper.Output(actx, exec.Command("/usr/local/bin/kubectl",
-			"--kubeconfig", kubeconfig("admin"), "apply", "--server-side", "--force-conflicts", "-f", file))
+		out, err := run(actx, exec.Command("/usr/local/bin/kubectl", append([]string{"--kubeconfig", kubeconfig("admin")}, args...)...))
 		acancel()
 		if err == nil {
 			return nil
 		}
-		err = fmt.Errorf("kubectl apply -f %s (attempt %d): %w: %s", file, attempt, err, bytes.TrimSpace(out))
+		err = fmt.Errorf("kubectl %s (attempt %d): %w: %s", strings.Join(args, " "), attempt, err, bytes.TrimSpace(out))
 		select {
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -26,6 +27,9 @@ const (
 func Main(args []string) int {
 	if len(args) > 0 && args[0] == "versions" {
 		return printVersions()
+	}
+	if len(args) > 0 && args[0] == "addon" {
+		return addonCommand(args[1:])
 	}
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
 	log.SetPrefix("skiff-node: ")
@@ -99,7 +103,7 @@ func newAgent() (*Agent, error) {
 // start launches every component as soon as its dependencies are ready, and
 // returns when all are ready or one failed.
 func (a *Agent) start(ctx context.Context) error {
-	done := map[string]chan struct{}{"images": make(chan struct{}), "addons": make(chan struct{})}
+	done := map[string]chan struct{}{"images": make(chan struct{}), "addons": make(chan struct{}), "node-role": make(chan struct{})}
 	for _, u := range a.units {
 		done[u.name] = make(chan struct{})
 	}
@@ -129,6 +133,10 @@ func (a *Agent) start(ctx context.Context) error {
 		run(u.name, u.after, func() error { return a.startUnit(ctx, u) })
 	}
 	run("addons", []string{"kube-apiserver"}, func() error { return a.applyAddons(ctx) })
+	run("node-role", []string{"kubelet"}, func() error {
+		// The kubelet may not set node-role labels itself (NodeRestriction).
+		return kubectl(ctx, a.reaper.Output, "label", "node", a.cfg.NodeName, "node-role.kubernetes.io/control-plane=", "--overwrite")
+	})
 	go func() { wg.Wait(); close(errc) }()
 	if err := <-errc; err != nil {
 		return err
@@ -205,33 +213,46 @@ func (a *Agent) stop() {
 }
 
 // importImages loads the preloaded image archives into containerd, once:
-// containerd's store is on the volume, so later boots skip it.
+// containerd's store is on the volume, so later boots skip it. The archives
+// import concurrently: each is mostly decompression and unpacking.
 func (a *Agent) importImages(ctx context.Context) error {
 	archives, err := filepath.Glob(filepath.Join(PreloadDir, "*.tar"))
 	if err != nil {
 		return err
 	}
-	for _, ar := range archives {
-		marker := filepath.Join(StateDir, "preloaded", filepath.Base(ar))
-		if st, err := os.Stat(ar); err != nil {
-			return err
-		} else if m, err := os.Stat(marker); err == nil && m.ModTime().Equal(st.ModTime()) {
-			continue
-		}
-		cmd := exec.Command("/usr/local/bin/ctr", "--namespace", "k8s.io", "images", "import", ar)
-		if out, err := a.reaper.Output(ctx, cmd); err != nil {
-			return fmt.Errorf("failed to import %s: %w: %s", ar, err, out)
-		}
-		if err := os.MkdirAll(filepath.Dir(marker), 0o755); err != nil {
-			return err
-		}
-		st, _ := os.Stat(ar)
-		if err := os.WriteFile(marker, nil, 0o644); err != nil {
-			return err
-		}
-		_ = os.Chtimes(marker, st.ModTime(), st.ModTime())
+	errs := make([]error, len(archives))
+	var wg sync.WaitGroup
+	for i, ar := range archives {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = a.importImage(ctx, ar)
+		}()
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (a *Agent) importImage(ctx context.Context, archive string) error {
+	st, err := os.Stat(archive)
+	if err != nil {
+		return err
+	}
+	marker := filepath.Join(StateDir, "preloaded", filepath.Base(archive))
+	if m, err := os.Stat(marker); err == nil && m.ModTime().Equal(st.ModTime()) {
+		return nil
+	}
+	cmd := exec.Command("/usr/local/bin/ctr", "--namespace", "k8s.io", "images", "import", archive)
+	if out, err := a.reaper.Output(ctx, cmd); err != nil {
+		return fmt.Errorf("failed to import %s: %w: %s", archive, err, out)
+	}
+	if err := os.MkdirAll(filepath.Dir(marker), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		return err
+	}
+	return os.Chtimes(marker, st.ModTime(), st.ModTime())
 }
 
 // Status is the agent's report, read by `skiff status`.

@@ -1,0 +1,71 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/skiff-k8s/skiff/addons"
+)
+
+// addonCommand is `skiff-node addon enable|disable NAME`, run by the CLI
+// with docker exec: it changes the running cluster and records the choice
+// in the node config, so the next boot agrees.
+func addonCommand(args []string) int {
+	if len(args) != 2 || (args[0] != "enable" && args[0] != "disable") {
+		fmt.Fprintln(os.Stderr, "usage: skiff-node addon enable|disable NAME")
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := setAddon(ctx, args[1], args[0] == "enable"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func setAddon(ctx context.Context, name string, enable bool) error {
+	if !slices.Contains(addons.Names(), name) {
+		return fmt.Errorf("unknown addon %q", name)
+	}
+	cfg, err := ReadConfig(ConfigFile)
+	if err != nil {
+		return err
+	}
+	enabled := enabledAddons(cfg)
+	if enable {
+		v := addonValues(cfg)
+		if err := addons.Requires(name, v); err != nil {
+			return err
+		}
+		if err := applyAddon(ctx, runDirect, name, v); err != nil {
+			return err
+		}
+		if !slices.Contains(enabled, name) {
+			enabled = append(enabled, name)
+		}
+	} else {
+		file := filepath.Join(AddonsDir, name+".yaml")
+		if _, err := os.Stat(file); err == nil {
+			if err := kubectl(ctx, runDirect, "delete", "--ignore-not-found", "--wait=false", "-f", file); err != nil {
+				return fmt.Errorf("failed to remove addon %s: %w", name, err)
+			}
+			if err := os.Remove(file); err != nil {
+				return err
+			}
+		}
+		enabled = slices.DeleteFunc(enabled, func(n string) bool { return n == name })
+	}
+	// Keep apply order stable whatever order addons were enabled in.
+	cfg.Addons = slices.DeleteFunc(addons.Names(), func(n string) bool { return !slices.Contains(enabled, n) })
+	data, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(ConfigFile, data)
+}
