@@ -281,13 +281,27 @@ func waitReadyReplicas(c *cluster, name string, n int) {
 	}
 }
 
-// assertVersions checks that every running hello pod answers with version.
+// assertVersions checks that every hello pod runs version once the
+// previous version's pods have finished terminating, and that the Service
+// answers with it.
 func assertVersions(c *cluster, version string) {
 	c.t.Helper()
-	for name, img := range livePods(c, "app=hello") {
-		if !strings.HasSuffix(img, ":"+version) {
-			c.t.Fatalf("pod %s runs %s, want every pod on %s", name, img, version)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		images := c.kubectl("get", "pods", "-l", "app=hello", "-o", "jsonpath={.items[*].spec.containers[0].image}")
+		old := 0
+		for _, img := range strings.Fields(images) {
+			if !strings.HasSuffix(img, ":"+version) {
+				old++
+			}
 		}
+		if old == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("%d pods still run another version than %s after 1m: %s", old, version, images)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 	if out := runPod(c, "version-"+version, "get", "http://hello/", "10"); strings.Count(out, "version "+version) != 10 {
 		c.t.Fatalf("want all 10 answers from %s:\n%s", version, out)
