@@ -1,0 +1,298 @@
+package e2e
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestAddons checks each cloud service on one cluster, as a user would:
+// DNS from a pod, ingress and LoadBalancer addresses from the host, metrics,
+// the registry, and turning an addon off and on.
+func TestAddons(t *testing.T) {
+	e2e(t)
+	created := time.Now()
+	c := newCluster(t, "e2e-addons")
+	c.mustSkiff(3*time.Minute, "load", "archive", helloArchive(t), "--name", c.name)
+	for _, app := range []string{"one", "two"} {
+		c.kubectl("create", "deployment", app, "--image=skiff.test/hello:v1", "--port=8080")
+		c.kubectl("set", "env", "deployment/"+app, "POD_NAME="+app)
+		c.kubectl("expose", "deployment", app, "--port=80", "--target-port=8080")
+	}
+	c.kubectl("rollout", "status", "deployment/one", "--timeout=120s")
+	c.kubectl("rollout", "status", "deployment/two", "--timeout=120s")
+	httpPort, httpsPort, registryPort := addonPorts(c)
+
+	t.Run("metrics: kubectl top within a minute of create", func(t *testing.T) {
+		c.t = t
+		deadline := created.Add(2 * time.Minute)
+		for {
+			r := run(t, time.Minute, c.env(), "kubectl", "--context", "skiff-"+c.name, "top", "pods", "-A")
+			if r.code == 0 && strings.Contains(r.stdout, "coredns") {
+				t.Logf("kubectl top answered %s after create began", time.Since(created).Round(time.Second))
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("kubectl top pods did not answer:\n%s", r)
+			}
+			time.Sleep(2 * time.Second)
+		}
+	})
+
+	t.Run("dns: services by name, outside names fail fast", func(t *testing.T) {
+		c.t = t
+		out := runPod(c, "dns", "lookup", "kubernetes.default", "one", "two.default.svc.cluster.local")
+		if !strings.Contains(out, "kubernetes.default -> 10.96.0.1") {
+			t.Errorf("kubernetes.default did not resolve to 10.96.0.1:\n%s", out)
+		}
+		start := time.Now()
+		c.kubectl("run", "offline", "--image=skiff.test/hello:v1", "--image-pull-policy=Never", "--restart=Never", "--", "lookup", "no-such-host.example")
+		deadline := time.Now().Add(time.Minute)
+		for c.kubectl("get", "pod", "offline", "-o", "jsonpath={.status.phase}") != "Failed" {
+			if time.Now().After(deadline) {
+				t.Fatalf("lookup of an outside name did not fail within a minute")
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		t.Logf("outside name failed after %s (pod start included)", time.Since(start).Round(100*time.Millisecond))
+	})
+
+	t.Run("ingress: rules, path types, default backend, TLS, updates", func(t *testing.T) {
+		c.t = t
+		certPEM, keyPEM := selfSigned(t, "secure.local")
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "tls.crt"), certPEM, 0o644)
+		os.WriteFile(filepath.Join(dir, "tls.key"), keyPEM, 0o600)
+		c.kubectl("create", "secret", "tls", "secure", "--cert="+filepath.Join(dir, "tls.crt"), "--key="+filepath.Join(dir, "tls.key"))
+		applyYAML(c, ingressYAML)
+		base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+		for _, tc := range []struct{ host, path, want string }{
+			{"hello.local", "/", "hello from one"},
+			{"paths.local", "/prefix/deeper", "hello from one"},
+			{"paths.local", "/exact", "hello from two"},
+			{"paths.local", "/impl/x", "hello from two"},
+			{"unknown.local", "/", "hello from two"},
+		} {
+			waitHTTP(t, base+tc.path, tc.host, nil, tc.want)
+		}
+		if code := httpStatus(base+"/exact/more", "paths.local"); code != http.StatusNotFound {
+			t.Errorf("Exact /exact matched /exact/more (status %d)", code)
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(certPEM)
+		waitHTTP(t, fmt.Sprintf("https://127.0.0.1:%d/", httpsPort), "secure.local", &tls.Config{RootCAs: pool, ServerName: "secure.local"}, "hello from one")
+		c.kubectl("patch", "ingress", "hosts", "--type=json", `-p=[{"op":"replace","path":"/spec/rules/0/http/paths/0/backend/service/name","value":"two"}]`)
+		waitHTTP(t, base+"/", "hello.local", nil, "hello from two")
+		if addr := c.kubectl("get", "ingress", "hosts", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}"); net.ParseIP(addr) == nil {
+			t.Errorf("Ingress status.loadBalancer is %q, want an address", addr)
+		}
+	})
+
+	t.Run("loadbalancer: two services on one port, reachable from the host", func(t *testing.T) {
+		c.t = t
+		addrs := map[string]string{}
+		for _, app := range []string{"one", "two"} {
+			c.kubectl("expose", "deployment", app, "--name="+app+"-lb", "--type=LoadBalancer", "--port=80", "--target-port=8080")
+			deadline := time.Now().Add(time.Minute)
+			for addrs[app] == "" {
+				addrs[app] = c.kubectl("get", "svc", app+"-lb", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
+				if time.Now().After(deadline) {
+					t.Fatalf("service %s-lb got no address within a minute", app)
+				}
+				time.Sleep(300 * time.Millisecond)
+			}
+			waitHTTP(t, "http://"+addrs[app]+"/", "", nil, "hello from "+app)
+		}
+		if addrs["one"] == addrs["two"] {
+			t.Fatalf("both services got %s", addrs["one"])
+		}
+		c.kubectl("delete", "svc", "two-lb")
+		deadline := time.Now().Add(time.Minute)
+		for httpStatus("http://"+addrs["two"]+"/", "") != 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s still answers after its Service was deleted", addrs["two"])
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	})
+
+	t.Run("registry: push from the host, run in a pod", func(t *testing.T) {
+		c.t = t
+		ref := fmt.Sprintf("localhost:%d/hello:pushed", registryPort)
+		for _, args := range [][]string{{"tag", "skiff.test/hello:v1", ref}, {"push", ref}} {
+			if r := run(t, 3*time.Minute, nil, "docker", args...); r.code != 0 {
+				t.Fatalf("docker %s:\n%s", strings.Join(args, " "), r)
+			}
+		}
+		c.kubectl("run", "pushed", "--image="+ref, "--image-pull-policy=Always", "--restart=Never", "--", "lookup", "kubernetes.default")
+		out := podOutput(c, "pushed")
+		if !strings.Contains(out, "10.96.0.1") {
+			t.Fatalf("pod from the registry image printed %q", out)
+		}
+	})
+
+	t.Run("disable and enable an addon", func(t *testing.T) {
+		c.t = t
+		c.mustSkiff(3*time.Minute, "addons", "disable", "ingress", "--name", c.name)
+		deadline := time.Now().Add(time.Minute)
+		for strings.Contains(c.kubectl("get", "deployments", "-n", "kube-system", "-o", "name"), "traefik") {
+			if time.Now().After(deadline) {
+				t.Fatal("traefik still deployed a minute after disable")
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		c.mustSkiff(4*time.Minute, "addons", "enable", "ingress", "--name", c.name)
+		waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", httpPort), "hello.local", nil, "hello from two")
+		var list []struct {
+			Name    string `json:"name"`
+			Enabled bool   `json:"enabled"`
+			Healthy bool   `json:"healthy"`
+		}
+		if err := json.Unmarshal([]byte(c.mustSkiff(time.Minute, "addons", "list", "--name", c.name, "-o", "json").stdout), &list); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range list {
+			if !a.Enabled || !a.Healthy {
+				t.Errorf("addon %s: enabled=%t healthy=%t", a.Name, a.Enabled, a.Healthy)
+			}
+		}
+	})
+}
+
+const ingressYAML = `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: hosts
+spec:
+  tls:
+  - hosts: [secure.local]
+    secretName: secure
+  rules:
+  - host: hello.local
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: one, port: {number: 80}}}}
+  - host: secure.local
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: one, port: {number: 80}}}}
+  - host: paths.local
+    http:
+      paths:
+      - {path: /prefix, pathType: Prefix, backend: {service: {name: one, port: {number: 80}}}}
+      - {path: /exact, pathType: Exact, backend: {service: {name: two, port: {number: 80}}}}
+      - {path: /impl, pathType: ImplementationSpecific, backend: {service: {name: two, port: {number: 80}}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: fallback
+spec:
+  defaultBackend: {service: {name: two, port: {number: 80}}}
+`
+
+// addonPorts reads the ingress and registry host ports from skiff status.
+func addonPorts(c *cluster) (httpPort, httpsPort, registryPort int) {
+	c.t.Helper()
+	var st struct {
+		Ports []string `json:"ports"`
+	}
+	if err := json.Unmarshal([]byte(c.mustSkiff(time.Minute, "status", "--name", c.name, "-o", "json").stdout), &st); err != nil {
+		c.t.Fatal(err)
+	}
+	for _, p := range st.Ports { // 127.0.0.1:HOST->NODE/tcp
+		var host, node int
+		if _, err := fmt.Sscanf(p[strings.Index(p, ":")+1:], "%d->%d/tcp", &host, &node); err != nil {
+			continue
+		}
+		switch {
+		case node == 80:
+			httpPort = host
+		case node == 443:
+			httpsPort = host
+		case node == host && node != 6443:
+			registryPort = host
+		}
+	}
+	if httpPort == 0 || httpsPort == 0 || registryPort == 0 {
+		c.t.Fatalf("status lacks ingress or registry ports: %v", st.Ports)
+	}
+	return
+}
+
+// waitHTTP requests url with a Host header until the body contains want,
+// for at most a minute (routes take a moment to reach the proxy).
+func waitHTTP(t *testing.T, url, host string, tlsc *tls.Config, want string) {
+	t.Helper()
+	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsc, DisableKeepAlives: true}}
+	deadline := time.Now().Add(time.Minute)
+	var last string
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(body), want) {
+				return
+			}
+			last = fmt.Sprintf("%s: %s", resp.Status, body)
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Fatalf("GET %s (Host %s) never answered %q; last: %s", url, host, want, last)
+}
+
+// httpStatus returns the HTTP status of one request, 0 if it failed.
+func httpStatus(url, host string) int {
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if host != "" {
+		req.Host = host
+	}
+	resp, err := (&http.Client{Timeout: 2 * time.Second}).Do(req)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func selfSigned(t *testing.T, host string) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: host}, DNSNames: []string{host},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true, IsCA: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalECPrivateKey(key)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+}
