@@ -135,14 +135,22 @@ func TestWalkthrough(t *testing.T) {
 		}
 	})
 
+	step("09 ingress from the host", func(t *testing.T) {
+		c.kubectl("create", "ingress", "hello", "--rule=hello.local/*=hello:80")
+		httpPort, _, _ := addonPorts(c)
+		waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", httpPort), "hello.local", nil, "version v1")
+	})
+
 	step("10 stop and start keep everything answering", func(t *testing.T) {
 		c.mustSkiff(2*time.Minute, "stop", "--name", c.name)
 		c.mustSkiff(5*time.Minute, "start", "--name", c.name)
 		waitReadyReplicas(c, "hello", 3)
 		c.kubectl("wait", "--for=condition=Ready", "pod/db-0", "--timeout=120s")
-		if out := runPod(c, "after-restart", "get", "http://hello/", "1"); !strings.Contains(out, "hello from hello-") {
+		if out := runPod(c, "after-restart", "get", "http://hello/", "1", "0s", "1", "60s"); !strings.Contains(out, "hello from hello-") {
 			t.Fatalf("service after restart answered %q", out)
 		}
+		httpPort, _, _ := addonPorts(c)
+		waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", httpPort), "hello.local", nil, "version v1")
 		if got := c.kubectl("exec", "db-0", "--", "/hello", "read", "/data/rows"); !strings.Contains(got, "row-1") {
 			t.Fatalf("volume data after restart: %q", got)
 		}
