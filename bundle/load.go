@@ -17,6 +17,7 @@ import (
 	"github.com/docker/docker/pkg/jsonmessage"
 
 	"github.com/skiff-k8s/skiff/internal/cli"
+	"github.com/skiff-k8s/skiff/internal/digest"
 )
 
 // LoadResult says what loading a bundle changed.
@@ -131,24 +132,11 @@ func installBinary(path, binDir string) (string, bool, error) {
 	if err := tmp.Close(); err != nil {
 		return "", false, err
 	}
-	if old, err := fileSHA256(dst); err == nil && old == hex.EncodeToString(sum.Sum(nil)) {
+	if old, err := digest.File(dst); err == nil && old == hex.EncodeToString(sum.Sum(nil)) {
 		return dst, false, nil
 	}
 	if err := os.Chmod(tmp.Name(), 0o755); err != nil {
 		return "", false, err
 	}
 	return dst, true, os.Rename(tmp.Name(), dst)
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

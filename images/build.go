@@ -25,6 +25,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/skiff-k8s/skiff/internal/cli"
+	"github.com/skiff-k8s/skiff/internal/digest"
 	"github.com/skiff-k8s/skiff/internal/textutil"
 )
 
@@ -219,25 +220,12 @@ func (b *Builder) output(ctx context.Context, dir string, env []string, name str
 // NodeImage returns the reference of the node image for manifest m with the
 // given agent executable.
 func NodeImage(m *Manifest, agent string) (string, error) {
-	sum, err := fileHash(agent)
+	sum, err := digest.File(agent)
 	if err != nil {
 		return "", fmt.Errorf("failed to hash node agent: %w", err)
 	}
 	h := sha256.Sum256([]byte(m.BaseTag() + sum))
 	return NodeRepository + ":" + m.Kubernetes.Default + "-" + hex.EncodeToString(h[:])[:12], nil
-}
-
-func fileHash(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // specHash keys a component's build: its manifest entry, the recipe version
