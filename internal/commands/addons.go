@@ -6,6 +6,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/skiff-k8s/skiff/provision"
 )
 
 func newAddonsCommand(s Streams, root *rootFlags) *cobra.Command {
@@ -17,12 +19,7 @@ func newAddonsCommand(s Streams, root *rootFlags) *cobra.Command {
 		Use:   "list",
 		Short: "Show each addon, its version and health",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, done, err := newProvider(cmd, s, root)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: withProvider(s, root, func(cmd *cobra.Command, p *provision.Provider, _ []string) error {
 			list, err := p.Addons(cmd.Context(), name)
 			if err != nil {
 				return err
@@ -43,7 +40,7 @@ func newAddonsCommand(s Streams, root *rootFlags) *cobra.Command {
 				fmt.Fprintf(w, "%s\t%t\t%s\t%s\n", a.Name, a.Enabled, a.Version, health)
 			}
 			return w.Flush()
-		},
+		}),
 	}
 	outputFlag(list, &output)
 	set := func(enable bool) *cobra.Command {
@@ -55,18 +52,13 @@ func newAddonsCommand(s Streams, root *rootFlags) *cobra.Command {
 			Use:   verb + " ADDON",
 			Short: short,
 			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				p, done, err := newProvider(cmd, s, root)
-				if err != nil {
-					return err
-				}
-				defer done()
+			RunE: withProvider(s, root, func(cmd *cobra.Command, p *provision.Provider, args []string) error {
 				if err := p.SetAddon(cmd.Context(), name, args[0], enable); err != nil {
 					return err
 				}
 				fmt.Fprintf(s.Out, "Addon %s %sd on cluster %q\n", args[0], verb, name)
 				return nil
-			},
+			}),
 		}
 	}
 	cmd.AddCommand(list, set(true), set(false))

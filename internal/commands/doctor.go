@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/skiff-k8s/skiff/provision"
+
 	"github.com/skiff-k8s/skiff/images"
 )
 
@@ -16,12 +18,7 @@ func newDoctorCommand(s Streams, root *rootFlags) *cobra.Command {
 		Use:   "doctor",
 		Short: "Check this host for what skiff clusters need",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, done, err := newProvider(cmd, s, root)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: withProvider(s, root, func(cmd *cobra.Command, p *provision.Provider, _ []string) error {
 			// Any node image can probe --privileged; prefer this skiff's own.
 			image, _ := defaultImage()
 			if list, err := images.List(cmd.Context(), p.Docker()); err == nil && len(list) > 0 && !slices.ContainsFunc(list, func(i images.Info) bool { return i.Ref == image }) {
@@ -44,7 +41,7 @@ func newDoctorCommand(s Streams, root *rootFlags) *cobra.Command {
 				return fmt.Errorf("doctor found problems that stop clusters from working")
 			}
 			return nil
-		},
+		}),
 	}
 	outputFlag(cmd, &output)
 	return cmd

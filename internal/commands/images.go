@@ -7,6 +7,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/skiff-k8s/skiff/provision"
 )
 
 func newImagesCommand(s Streams, root *rootFlags) *cobra.Command {
@@ -15,12 +17,7 @@ func newImagesCommand(s Streams, root *rootFlags) *cobra.Command {
 		Use:   "images",
 		Short: "List the images in a cluster's node (what pods can use without pulling)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, done, err := newProvider(cmd, s, root)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: withProvider(s, root, func(cmd *cobra.Command, p *provision.Provider, _ []string) error {
 			list, err := p.Images(cmd.Context(), name)
 			if err != nil {
 				return err
@@ -38,7 +35,7 @@ func newImagesCommand(s Streams, root *rootFlags) *cobra.Command {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", ref, imageShortID(i.ID), i.Digest, imageSize(i.Size))
 			}
 			return w.Flush()
-		},
+		}),
 	}
 	nameFlag(cmd, &name)
 	outputFlag(cmd, &output)

@@ -6,6 +6,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/skiff-k8s/skiff/provision"
 )
 
 func newListCommand(s Streams, root *rootFlags) *cobra.Command {
@@ -15,12 +17,7 @@ func newListCommand(s Streams, root *rootFlags) *cobra.Command {
 		Aliases: []string{"ls"},
 		Short:   "List clusters",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, done, err := newProvider(cmd, s, root)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: withProvider(s, root, func(cmd *cobra.Command, p *provision.Provider, _ []string) error {
 			list, err := p.List(cmd.Context())
 			if err != nil {
 				return err
@@ -41,7 +38,7 @@ func newListCommand(s Streams, root *rootFlags) *cobra.Command {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", c.Name, c.State, c.APIServer, c.Image)
 			}
 			return w.Flush()
-		},
+		}),
 	}
 	outputFlag(cmd, &output)
 	return cmd

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/skiff-k8s/skiff/provision"
 )
 
 func newLoadCommand(s Streams, root *rootFlags) *cobra.Command {
@@ -22,12 +24,7 @@ func newLoadDockerImageCommand(s Streams, root *rootFlags) *cobra.Command {
 		Use:   "docker-image IMAGE...",
 		Short: "Load images from the host's Docker into a cluster (skipping those it has)",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, done, err := newProvider(cmd, s, root)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: withProvider(s, root, func(cmd *cobra.Command, p *provision.Provider, args []string) error {
 			start := time.Now()
 			loaded, skipped, err := p.LoadImages(cmd.Context(), name, args, s.Err)
 			if err != nil {
@@ -35,7 +32,7 @@ func newLoadDockerImageCommand(s Streams, root *rootFlags) *cobra.Command {
 			}
 			reportLoad(s, name, loaded, skipped, start)
 			return nil
-		},
+		}),
 	}
 	nameFlag(cmd, &name)
 	return cmd
@@ -47,12 +44,7 @@ func newLoadArchiveCommand(s Streams, root *rootFlags) *cobra.Command {
 		Use:   "archive FILE...",
 		Short: "Load `docker save` or OCI image archives (tar or tar.gz) into a cluster",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, done, err := newProvider(cmd, s, root)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: withProvider(s, root, func(cmd *cobra.Command, p *provision.Provider, args []string) error {
 			start := time.Now()
 			loaded, skipped, err := p.LoadArchives(cmd.Context(), name, args, s.Err)
 			if err != nil {
@@ -60,7 +52,7 @@ func newLoadArchiveCommand(s Streams, root *rootFlags) *cobra.Command {
 			}
 			reportLoad(s, name, loaded, skipped, start)
 			return nil
-		},
+		}),
 	}
 	nameFlag(cmd, &name)
 	return cmd

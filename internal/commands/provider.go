@@ -28,3 +28,15 @@ func newProvider(cmd *cobra.Command, s Streams, root *rootFlags) (*provision.Pro
 func nameFlag(cmd *cobra.Command, name *string) {
 	cmd.Flags().StringVarP(name, "name", "n", provision.DefaultName, "cluster name")
 }
+
+// withProvider makes a RunE that connects to Docker and hands fn a provider.
+func withProvider(s Streams, root *rootFlags, fn func(cmd *cobra.Command, p *provision.Provider, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		p, done, err := newProvider(cmd, s, root)
+		if err != nil {
+			return err
+		}
+		defer done()
+		return fn(cmd, p, args)
+	}
+}

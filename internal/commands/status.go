@@ -6,6 +6,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/skiff-k8s/skiff/provision"
 )
 
 func newStatusCommand(s Streams, root *rootFlags) *cobra.Command {
@@ -14,12 +16,7 @@ func newStatusCommand(s Streams, root *rootFlags) *cobra.Command {
 		Use:   "status",
 		Short: "Show a cluster's state, addresses, versions and components",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, done, err := newProvider(cmd, s, root)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: withProvider(s, root, func(cmd *cobra.Command, p *provision.Provider, _ []string) error {
 			st, err := p.Status(cmd.Context(), name)
 			if err != nil {
 				return err
@@ -52,7 +49,7 @@ func newStatusCommand(s Streams, root *rootFlags) *cobra.Command {
 				return w.Flush()
 			}
 			return nil
-		},
+		}),
 	}
 	nameFlag(cmd, &name)
 	outputFlag(cmd, &output)
