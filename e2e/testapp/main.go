@@ -103,7 +103,8 @@ func serve() error {
 	name, ver := podName(), env("VERSION", version)
 	var stopping atomic.Bool
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+	// Any path: ingress tests route several paths to the same app.
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "hello from %s version %s\n", name, ver)
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
