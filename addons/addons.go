@@ -33,6 +33,10 @@ type Values struct {
 	// RegistryPort is the node port the registry listens on, the same as
 	// on the host's 127.0.0.1 (required by registry).
 	RegistryPort int
+	// Webhook is a serving certificate for addon webhooks (base64 PEM) and
+	// CABundle the CA that signed it; empty lets MetalLB mint its own, which
+	// delays its readiness by the kubelet's secret refresh.
+	WebhookCert, WebhookKey, CABundle string
 	// LoadBalancer says the loadbalancer addon is enabled too: ingress then
 	// publishes its Service's LoadBalancer address in Ingress status, else
 	// 127.0.0.1, where the host reaches it.

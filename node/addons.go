@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"errors"
 	"fmt"
@@ -71,7 +72,17 @@ func (a *Agent) applyAddons(ctx context.Context) error {
 // servers pods resolve with when their dnsPolicy is Default.
 func addonValues(c *Config) addons.Values {
 	resolv, _ := os.ReadFile("/etc/resolv.conf")
-	return AddonValues(c, upstreamNameservers(string(resolv)))
+	v := AddonValues(c, upstreamNameservers(string(resolv)))
+	// Clusters created before the webhook certificate existed lack it; the
+	// addons then mint their own.
+	cert, cerr := os.ReadFile(pki("webhook.crt"))
+	key, kerr := os.ReadFile(pki("webhook.key"))
+	ca, caerr := os.ReadFile(pki("ca.crt"))
+	if cerr == nil && kerr == nil && caerr == nil {
+		enc := base64.StdEncoding.EncodeToString
+		v.WebhookCert, v.WebhookKey, v.CABundle = enc(cert), enc(key), enc(ca)
+	}
+	return v
 }
 
 // runFunc runs a command to completion and returns its combined output.

@@ -66,6 +66,11 @@ func (f Files) leaves(cfg Config, serviceIP netip.Addr, ca, frontProxyCA, etcdCA
 	apiserverSANs.add(cfg.APIServerSANs...)
 	var localSANs sans
 	localSANs.add(cfg.NodeName, "localhost", "127.0.0.1")
+	// Addon admission and conversion webhooks (MetalLB's) serve this, so
+	// they are ready at once instead of after minting and remounting their
+	// own certificate.
+	var webhookSANs sans
+	webhookSANs.add("metallb-webhook-service.metallb-system.svc", "metallb-webhook-service.metallb-system.svc.cluster.local")
 
 	leaves := []struct {
 		base string
@@ -75,6 +80,7 @@ func (f Files) leaves(cfg Config, serviceIP netip.Addr, ca, frontProxyCA, etcdCA
 		{"pki/apiserver", ca, certSpec{commonName: "kube-apiserver", usages: serverAuth, sans: apiserverSANs}},
 		{"pki/apiserver-kubelet-client", ca, certSpec{commonName: "kube-apiserver-kubelet-client", organization: []string{"system:masters"}, usages: clientAuth}},
 		{"pki/kubelet", ca, certSpec{commonName: cfg.NodeName, usages: serverAuth, sans: localSANs}},
+		{"pki/webhook", ca, certSpec{commonName: "addon-webhooks", usages: serverAuth, sans: webhookSANs}},
 		{"pki/front-proxy-client", frontProxyCA, certSpec{commonName: "front-proxy-client", usages: clientAuth}},
 		{"pki/etcd/server", etcdCA, certSpec{commonName: cfg.NodeName, usages: bothAuth, sans: localSANs}},
 		{"pki/apiserver-etcd-client", etcdCA, certSpec{commonName: "kube-apiserver-etcd-client", usages: clientAuth}},

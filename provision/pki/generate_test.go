@@ -26,6 +26,7 @@ func TestGenerateFileSet(t *testing.T) {
 		"pki/front-proxy-ca.crt", "pki/front-proxy-ca.key",
 		"pki/front-proxy-client.crt", "pki/front-proxy-client.key",
 		"pki/kubelet.crt", "pki/kubelet.key",
+		"pki/webhook.crt", "pki/webhook.key",
 		"pki/sa.key", "pki/sa.pub",
 	}
 	var got []string
