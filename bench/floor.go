@@ -3,13 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -29,9 +25,11 @@ import (
 // with the fewest flags that serve /readyz.
 const floorScript = `etcd --data-dir /tmp/etcd --listen-client-urls http://127.0.0.1:2379 \
   --advertise-client-urls http://127.0.0.1:2379 --listen-peer-urls http://127.0.0.1:2380 >/tmp/etcd.log 2>&1 &
-exec kube-apiserver --etcd-servers http://127.0.0.1:2379 --cert-dir /tmp/certs --secure-port 6443 \
-  --service-account-issuer https://kubernetes.default.svc --service-account-key-file /floor/sa.pub \
-  --service-account-signing-key-file /floor/sa.key >/tmp/apiserver.log 2>&1`
+exec kube-apiserver --etcd-servers http://127.0.0.1:2379 --secure-port 6443 \
+  --tls-cert-file /floor/pki/apiserver.crt --tls-private-key-file /floor/pki/apiserver.key \
+  --client-ca-file /floor/pki/ca.crt --service-account-issuer https://kubernetes.default.svc \
+  --service-account-key-file /floor/pki/sa.pub --service-account-signing-key-file /floor/pki/sa.key \
+  >/tmp/apiserver.log 2>&1`
 
 // measureFloor returns container_start_s (a trivial command in the node
 // image) and floor_s (container start plus etcd and the API server until
@@ -59,10 +57,25 @@ func measureFloor(ctx context.Context, docker *client.Client, image string) (map
 	if err != nil {
 		return nil, err
 	}
-	saTar, err := saKeys()
+	files, err := pki.Generate(pki.Config{ClusterName: "floor", NodeName: "floor", ServiceCIDR: "10.0.0.0/24"})
 	if err != nil {
 		return nil, err
 	}
+	floorFiles := pki.Files{}
+	for k, v := range files {
+		floorFiles["floor/"+k] = v
+	}
+	saTar, err := floorFiles.Tar()
+	if err != nil {
+		return nil, err
+	}
+	// Probe /readyz as the admin, as skiff itself does.
+	cert, err := tls.X509KeyPair(files["pki/admin.crt"], files["pki/admin.key"])
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(files["pki/ca.crt"])
 	t = time.Now()
 	c, err = docker.ContainerCreate(ctx,
 		&container.Config{Image: image, Entrypoint: []string{"sh", "-c", floorScript}, ExposedPorts: nat.PortSet{"6443/tcp": {}}},
@@ -80,7 +93,7 @@ func measureFloor(ctx context.Context, docker *client.Client, image string) (map
 	if err := docker.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
 		return nil, err
 	}
-	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // local probe
+	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool}}}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		resp, err := hc.Get(fmt.Sprintf("https://127.0.0.1:%d/readyz", port))
@@ -98,26 +111,6 @@ func measureFloor(ctx context.Context, docker *client.Client, image string) (map
 	}
 	r["floor_s"] = time.Since(t).Seconds()
 	return r, nil
-}
-
-// saKeys returns a tar with /floor/sa.key and /floor/sa.pub.
-func saKeys() ([]byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return nil, err
-	}
-	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		return nil, err
-	}
-	return pki.Files{
-		"floor/sa.key": pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}),
-		"floor/sa.pub": pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}),
-	}.Tar()
 }
 
 func freePort() (int, error) {
