@@ -50,7 +50,7 @@ func createRound(ctx context.Context, p *provision.Provider, image, name string)
 		return nil, err
 	}
 	started, _ := time.Parse(time.RFC3339Nano, insp.State.StartedAt)
-	for _, ns := range []string{"kube-system", "local-path-storage"} {
+	for _, ns := range []string{"kube-system", "local-path-storage", "metallb-system"} {
 		deps, err := cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return nil, err
