@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -131,7 +133,7 @@ func bench(ctx context.Context, rounds int, out, skiff string, idle time.Duratio
 	fmt.Printf("%-44s %8.0f\n", "image_mib", report["image_mib"])
 	if memory != nil {
 		fmt.Printf("%-44s %8.0f\n", "idle_mib (node working set)", memory.WorkingSet)
-		for _, c := range sortedKeys(memory.RSS) {
+		for _, c := range slices.Sorted(maps.Keys(memory.RSS)) {
 			fmt.Printf("  %-42s %8.0f\n", "rss_mib "+c, memory.RSS[c])
 		}
 	}
@@ -145,13 +147,4 @@ func bench(ctx context.Context, rounds int, out, skiff string, idle time.Duratio
 
 func kubeconfigPath() string {
 	return filepath.Join(os.TempDir(), "skiff-bench-kubeconfig")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"slices"
@@ -244,7 +245,7 @@ func importedRefs(file string, imgs []archiveImage, have nodeRefs) ([]string, er
 			continue
 		}
 		var found []string
-		for _, ref := range sortedKeys(have) {
+		for _, ref := range slices.Sorted(maps.Keys(have)) {
 			if have[ref] == img.digest && !isID(ref) {
 				found = append(found, ref)
 			}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"sort"
 	"strings"
 	"time"
 
@@ -91,13 +90,4 @@ func (p *Provider) adminFiles(ctx context.Context, name string) (pki.Files, erro
 		files[f] = data
 	}
 	return files, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -7,9 +7,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
-	"sort"
+	"slices"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -79,12 +80,12 @@ func filesTar(files, symlinks map[string]string) ([]byte, error) {
 			}
 		}
 	}
-	for _, d := range sortedKeys(dirs) {
+	for _, d := range slices.Sorted(maps.Keys(dirs)) {
 		if err := tw.WriteHeader(&tar.Header{Name: d + "/", Mode: 0o755, Typeflag: tar.TypeDir}); err != nil {
 			return nil, err
 		}
 	}
-	for _, p := range sortedKeys(files) {
+	for _, p := range slices.Sorted(maps.Keys(files)) {
 		data, err := os.ReadFile(files[p])
 		if err != nil {
 			return nil, fmt.Errorf("failed to read %s: %w", files[p], err)
@@ -96,7 +97,7 @@ func filesTar(files, symlinks map[string]string) ([]byte, error) {
 			return nil, err
 		}
 	}
-	for _, p := range sortedKeys(symlinks) {
+	for _, p := range slices.Sorted(maps.Keys(symlinks)) {
 		if err := tw.WriteHeader(&tar.Header{Name: p, Mode: 0o777, Typeflag: tar.TypeSymlink, Linkname: symlinks[p]}); err != nil {
 			return nil, err
 		}
@@ -105,15 +106,6 @@ func filesTar(files, symlinks map[string]string) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // Tags returns the image references an archive holds.
