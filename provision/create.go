@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -335,7 +336,7 @@ func (r *createRun) createAndStart(ctx context.Context, nc node.Config) error {
 	if err != nil {
 		return err
 	}
-	if err := d.CopyToContainer(ctx, c.ID, "/var/lib", strings.NewReader(string(tarball)), container.CopyToContainerOptions{}); err != nil {
+	if err := d.CopyToContainer(ctx, c.ID, "/var/lib", bytes.NewReader(tarball), container.CopyToContainerOptions{}); err != nil {
 		return fmt.Errorf("failed to copy configuration into the node: %w", err)
 	}
 	if err := d.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
