@@ -50,6 +50,15 @@ func createRound(ctx context.Context, p *provision.Provider, image, name string)
 		return nil, err
 	}
 	started, _ := time.Parse(time.RFC3339Nano, insp.State.StartedAt)
+	n, err := cs.CoreV1().Nodes().Get(ctx, provision.NodeName(name), metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+			r["node Ready (condition)"] = c.LastTransitionTime.Sub(started).Seconds()
+		}
+	}
 	for _, ns := range []string{"kube-system", "local-path-storage", "metallb-system"} {
 		deps, err := cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
