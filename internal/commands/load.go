@@ -1,7 +1,9 @@
 package commands
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,34 +21,25 @@ func newLoadCommand(s Streams, root *rootFlags) *cobra.Command {
 }
 
 func newLoadDockerImageCommand(s Streams, root *rootFlags) *cobra.Command {
-	var name string
-	cmd := &cobra.Command{
-		Use:   "docker-image IMAGE...",
-		Short: "Load images from the host's Docker into a cluster (skipping those it has)",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: withProvider(s, root, func(cmd *cobra.Command, p *provision.Provider, args []string) error {
-			start := time.Now()
-			loaded, skipped, err := p.LoadImages(cmd.Context(), name, args, s.Err)
-			if err != nil {
-				return err
-			}
-			reportLoad(s, name, loaded, skipped, start)
-			return nil
-		}),
-	}
-	nameFlag(cmd, &name)
-	return cmd
+	return newLoadSubcommand(s, root, "docker-image IMAGE...", "Load images from the host's Docker into a cluster (skipping those it has)", (*provision.Provider).LoadImages)
 }
 
 func newLoadArchiveCommand(s Streams, root *rootFlags) *cobra.Command {
+	return newLoadSubcommand(s, root, "archive FILE...", "Load `docker save` or OCI image archives (tar or tar.gz) into a cluster", (*provision.Provider).LoadArchives)
+}
+
+// loadFunc is a Provider method that loads images from some source.
+type loadFunc func(p *provision.Provider, ctx context.Context, cluster string, sources []string, progress io.Writer) (loaded, skipped []string, err error)
+
+func newLoadSubcommand(s Streams, root *rootFlags, use, short string, load loadFunc) *cobra.Command {
 	var name string
 	cmd := &cobra.Command{
-		Use:   "archive FILE...",
-		Short: "Load `docker save` or OCI image archives (tar or tar.gz) into a cluster",
+		Use:   use,
+		Short: short,
 		Args:  cobra.MinimumNArgs(1),
 		RunE: withProvider(s, root, func(cmd *cobra.Command, p *provision.Provider, args []string) error {
 			start := time.Now()
-			loaded, skipped, err := p.LoadArchives(cmd.Context(), name, args, s.Err)
+			loaded, skipped, err := load(p, cmd.Context(), name, args, s.Err)
 			if err != nil {
 				return err
 			}
