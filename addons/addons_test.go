@@ -61,11 +61,7 @@ func TestRenderAll(t *testing.T) {
 	if got := Names(); !slices.Equal(got, []string{"dns", "storage", "metrics", "registry", "loadbalancer", "ingress"}) {
 		t.Fatalf("Names() = %v", got)
 	}
-	m, err := images.LoadManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err = m.ForKubernetes("")
+	m, err := images.Resolved("")
 	if err != nil {
 		t.Fatal(err)
 	}

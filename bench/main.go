@@ -54,11 +54,8 @@ func bench(ctx context.Context, rounds int, out, skiff string, idle time.Duratio
 		return err
 	}
 	defer docker.Close()
-	m, err := images.LoadManifest()
+	m, err := images.Resolved("")
 	if err != nil {
-		return err
-	}
-	if m, err = m.ForKubernetes(""); err != nil {
 		return err
 	}
 	image, err := images.NodeImage(m, skiff)

@@ -25,8 +25,10 @@ func TestBundle(t *testing.T) {
 	if err := testapp.LoadIntoDocker(ctx, helloArchive(t)); err != nil {
 		t.Fatal(err)
 	}
-	m, _ := images.LoadManifest()
-	m, _ = m.ForKubernetes("")
+	m, err := images.Resolved("")
+	if err != nil {
+		t.Fatal(err)
+	}
 	node, err := images.NodeImage(m, skiff)
 	if err != nil {
 		t.Fatal(err)

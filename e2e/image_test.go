@@ -12,11 +12,7 @@ import (
 // every binary against the manifest's pins.
 func TestNodeImageVersions(t *testing.T) {
 	e2e(t)
-	m, err := images.LoadManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err = m.ForKubernetes("")
+	m, err := images.Resolved("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,6 +71,16 @@ func LoadManifest() (*Manifest, error) {
 	return parseManifest(versionsYAML)
 }
 
+// Resolved loads the embedded manifest for one Kubernetes version (empty:
+// the default), every placeholder expanded.
+func Resolved(kubernetesVersion string) (*Manifest, error) {
+	m, err := LoadManifest()
+	if err != nil {
+		return nil, err
+	}
+	return m.ForKubernetes(kubernetesVersion)
+}
+
 func parseManifest(data []byte) (*Manifest, error) {
 	m := &Manifest{raw: data}
 	if err := yaml.Unmarshal(data, m); err != nil {

@@ -3,11 +3,7 @@ package images
 import "testing"
 
 func TestManifestImages(t *testing.T) {
-	m, err := LoadManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := m.ForKubernetes("")
+	r, err := Resolved("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/skiff-k8s/skiff/images"
+
 	"github.com/skiff-k8s/skiff/bundle"
 	"github.com/skiff-k8s/skiff/internal/engine"
 )
@@ -27,7 +29,7 @@ func newBundleCommand(s Streams) *cobra.Command {
 			if save.out == "" {
 				return errors.New("missing -o FILE: name the bundle to write")
 			}
-			m, err := manifestFor("")
+			m, err := images.Resolved("")
 			if err != nil {
 				return err
 			}

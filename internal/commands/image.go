@@ -33,7 +33,7 @@ func newImageBuildCommand(s Streams) *cobra.Command {
 		Short: "Build the node image offline from pinned upstream sources",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := manifestFor(flags.kubernetesVersion)
+			m, err := images.Resolved(flags.kubernetesVersion)
 			if err != nil {
 				return err
 			}
@@ -157,17 +157,9 @@ func newImageLoadCommand(s Streams) *cobra.Command {
 	return cmd
 }
 
-func manifestFor(kubernetesVersion string) (*images.Manifest, error) {
-	m, err := images.LoadManifest()
-	if err != nil {
-		return nil, err
-	}
-	return m.ForKubernetes(kubernetesVersion)
-}
-
 // defaultImage is the node image this skiff binary builds and creates from.
 func defaultImage() (string, error) {
-	m, err := manifestFor("")
+	m, err := images.Resolved("")
 	if err != nil {
 		return "", err
 	}

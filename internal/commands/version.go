@@ -5,6 +5,8 @@ import (
 	"runtime"
 
 	"github.com/spf13/cobra"
+
+	"github.com/skiff-k8s/skiff/images"
 )
 
 func newVersionCommand(s Streams) *cobra.Command {
@@ -13,7 +15,7 @@ func newVersionCommand(s Streams) *cobra.Command {
 		Short: "Print skiff's version and the component versions it builds",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := manifestFor("")
+			m, err := images.Resolved("")
 			if err != nil {
 				return err
 			}
