@@ -84,6 +84,9 @@ func newAgent() (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := isolateRegistry(cfg.RegistryPort); err != nil {
+		return nil, err
+	}
 	if err := writeConfigs(cfg, cgroupRoot); err != nil {
 		return nil, err
 	}
