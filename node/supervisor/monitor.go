@@ -5,23 +5,30 @@ import (
 	"time"
 )
 
-// monitor waits for the child to exit and restarts it with backoff until
+// monitor waits for the child c to exit and restarts it with backoff until
 // stopc is closed. It closes done when it returns.
-func (p *Process) monitor(exitc <-chan ExitStatus, stopc <-chan struct{}, done chan<- struct{}) {
+func (p *Process) monitor(c *child, stopc <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
+	defer p.log.Close()
 	backoff := p.initialBackoff()
 	for {
-		if exitc != nil {
-			status := <-exitc
+		if c != nil {
+			status := <-c.exitc
 			p.mu.Lock()
 			uptime := time.Since(p.startedAt)
 			p.running = false
 			p.pid = 0
-			p.lastExit = status.String()
 			stopping := p.stopping
 			p.mu.Unlock()
 
+			// Whoever sees the exit in Status finds the last lines in
+			// the log.
+			c.waitDrained()
 			p.logExit(status, uptime)
+			p.mu.Lock()
+			p.lastExit = status.String()
+			p.exits++
+			p.mu.Unlock()
 			if stopping {
 				p.removePIDFile()
 				return
@@ -42,8 +49,8 @@ func (p *Process) monitor(exitc <-chan ExitStatus, stopc <-chan struct{}, done c
 			return
 		}
 
-		exitc = p.restart()
-		if exitc == nil && p.isStopping() {
+		c = p.restart()
+		if c == nil && p.isStopping() {
 			p.removePIDFile()
 			return
 		}
@@ -52,20 +59,20 @@ func (p *Process) monitor(exitc <-chan ExitStatus, stopc <-chan struct{}, done c
 
 // restart starts the child again unless stopping. It returns nil if no child
 // was started.
-func (p *Process) restart() <-chan ExitStatus {
+func (p *Process) restart() *child {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.stopping {
 		return nil
 	}
-	exitc, err := p.startLocked()
+	c, err := p.startLocked()
 	if err != nil {
 		p.lastExit = fmt.Sprintf("failed to restart: %v", err)
 		p.Reaper.debugf("%s: %s", p.Name, p.lastExit)
 		return nil
 	}
 	p.restarts++
-	return exitc
+	return c
 }
 
 // isStopping reports whether Stop has been called.
@@ -79,12 +86,7 @@ func (p *Process) isStopping() bool {
 func (p *Process) logExit(status ExitStatus, uptime time.Duration) {
 	uptime = uptime.Round(time.Millisecond)
 	p.Reaper.debugf("%s exited after %s: %s", p.Name, uptime, status)
-	logf, err := p.openLog()
-	if err != nil || logf == nil {
-		return
-	}
-	defer logf.Close()
-	writeMarker(logf, "%s exited after %s: %s", p.Name, uptime, status)
+	p.log.marker("%s exited after %s: %s", p.Name, uptime, status)
 }
 
 // sleepUnlessClosed waits for d and reports true, or reports false as soon as

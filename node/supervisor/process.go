@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"sync"
 	"syscall"
@@ -21,6 +22,10 @@ const (
 
 // killWait bounds how long Stop waits for the exit after SIGKILL.
 const killWait = 10 * time.Second
+
+// drainWait bounds how long an exit waits for the child's output to reach
+// the log: a grandchild that inherited its stdout can hold the pipe open.
+const drainWait = 2 * time.Second
 
 // ErrNotRunning is returned (wrapped) by [Process.Signal] when no child is
 // running.
@@ -40,9 +45,12 @@ type Process struct {
 	Env []string
 	// Dir is the working directory; empty means the agent's.
 	Dir string
-	// LogFile receives stdout and stderr of the child (appended; created
-	// 0644 with its parent directories). Empty discards the output.
+	// LogFile receives stdout and stderr of the child through a pipe
+	// (appended; created 0644 with its parent directories), rotated to
+	// LogFile+".1" at LogMaxSize. Empty discards the output.
 	LogFile string
+	// LogMaxSize caps LogFile; zero means DefaultLogMaxSize.
+	LogMaxSize int64
 	// PIDDir, if set, holds "<Name>.pid" for the running child.
 	PIDDir string
 	// Reaper starts and waits for the child. It must be running.
@@ -68,6 +76,8 @@ type Process struct {
 	pid       int
 	attempts  int
 	restarts  int
+	exits     int
+	log       *rotatingLog // nil without LogFile
 	startedAt time.Time
 	lastExit  string
 
@@ -81,6 +91,7 @@ type Status struct {
 	Running   bool
 	PID       int
 	Restarts  int       // successful restarts since Start
+	Exits     int       // exits of the child since Start
 	StartedAt time.Time // start of the current or last child
 	LastExit  string    // e.g. "exit status 1"; empty if it never exited
 }
@@ -115,20 +126,42 @@ func (p *Process) Start(ctx context.Context) error {
 	p.stopping = false
 	p.attempts = 0
 	p.restarts = 0
+	p.exits = 0
 	p.lastExit = ""
-	exitc, err := p.startLocked()
+	p.log = nil
+	if p.LogFile != "" {
+		p.log = newRotatingLog(p.LogFile, p.LogMaxSize)
+	}
+	c, err := p.startLocked()
 	if err != nil {
+		_ = p.log.Close()
 		return fmt.Errorf("failed to start %s: %w", p.Name, err)
 	}
 	p.active = true
 	p.stopc = make(chan struct{})
 	p.done = make(chan struct{})
-	go p.monitor(exitc, p.stopc, p.done)
+	go p.monitor(c, p.stopc, p.done)
 	return nil
 }
 
+// child is one started child process.
+type child struct {
+	exitc <-chan ExitStatus
+	// drained is closed once all its output is in the log; nil without
+	// a log.
+	drained <-chan struct{}
+}
+
+// waitDrained waits, up to drainWait, until the child's output is logged,
+// so that the exit marker and status follow its last lines.
+func (c *child) waitDrained() {
+	if c.drained != nil {
+		waitClosed(c.drained, drainWait)
+	}
+}
+
 // startLocked starts one child. p.mu must be held.
-func (p *Process) startLocked() (<-chan ExitStatus, error) {
+func (p *Process) startLocked() (*child, error) {
 	p.attempts++
 	cmd := exec.Command(p.Path, p.Args...)
 	cmd.Env = p.Env
@@ -138,27 +171,41 @@ func (p *Process) startLocked() (<-chan ExitStatus, error) {
 	// exits, which the Go runtime does not do for unlocked threads).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 
-	logf, err := p.openLog()
-	if err != nil {
-		return nil, err
-	}
-	if logf != nil {
-		defer logf.Close()
-		writeMarker(logf, "starting %s (attempt %d) at %s", p.Name, p.attempts, time.Now().Format(time.RFC3339))
-		cmd.Stdout = logf
-		cmd.Stderr = logf
+	// A pipe, not the file itself, so that the agent can rotate the log
+	// under a running child.
+	var pr, pw *os.File
+	if p.log != nil {
+		var err error
+		if pr, pw, err = os.Pipe(); err != nil {
+			return nil, fmt.Errorf("failed to create log pipe: %w", err)
+		}
+		p.log.marker("starting %s (attempt %d) at %s", p.Name, p.attempts, time.Now().Format(time.RFC3339))
+		cmd.Stdout = pw
+		cmd.Stderr = pw
 	}
 
 	exitc, err := p.Reaper.Start(cmd)
+	if pw != nil {
+		pw.Close() // the child has its own copy
+	}
 	if err != nil {
-		writeMarker(logf, "failed to start %s: %v", p.Name, err)
+		if pr != nil {
+			pr.Close()
+		}
+		p.log.marker("failed to start %s: %v", p.Name, err)
 		return nil, err
+	}
+	c := &child{exitc: exitc}
+	if pr != nil {
+		drained := make(chan struct{})
+		go p.log.copyFrom(pr, drained)
+		c.drained = drained
 	}
 	p.running = true
 	p.pid = cmd.Process.Pid
 	p.startedAt = time.Now()
 	p.writePIDFile(p.pid)
-	return exitc, nil
+	return c, nil
 }
 
 // Stop stops restarting the process, sends SIGTERM to the child's process
@@ -233,6 +280,7 @@ func (p *Process) Status() Status {
 		Running:   p.running,
 		PID:       p.pid,
 		Restarts:  p.restarts,
+		Exits:     p.exits,
 		StartedAt: p.startedAt,
 		LastExit:  p.lastExit,
 	}
