@@ -21,6 +21,11 @@ import (
 const (
 	startTimeout = 3 * time.Minute
 	stopTimeout  = 5 * time.Second
+	// bootExits is how many exits before its first ready make a component
+	// failed: a bad flag (a featureGates typo) makes it exit every time,
+	// and waiting out startTimeout would only hide that for minutes. One
+	// exit is not enough: a component may lose a race at boot once.
+	bootExits = 3
 )
 
 // Main is skiff-node's entry point.
@@ -164,11 +169,23 @@ func (a *Agent) startUnit(ctx context.Context, u component) error {
 	a.mu.Lock()
 	a.procs[u.name] = p
 	a.mu.Unlock()
+	return startAndWait(ctx, p, u.ready, startTimeout)
+}
+
+// startAndWait starts p and waits until check passes. It gives up after
+// timeout, or as soon as p has exited bootExits times.
+func startAndWait(ctx context.Context, p *supervisor.Process, check readyCheck, timeout time.Duration) error {
 	if err := p.Start(ctx); err != nil {
 		return err
 	}
-	if err := waitReady(ctx, u.ready, startTimeout); err != nil {
-		return &ComponentError{Name: u.name, Err: err, Tail: textutil.TailFile(p.LogFile, 20)}
+	crashing := func() error {
+		if st := p.Status(); st.Exits >= bootExits {
+			return fmt.Errorf("exited %d times without becoming ready, last: %s", st.Exits, st.LastExit)
+		}
+		return nil
+	}
+	if err := waitReady(ctx, check, crashing, timeout); err != nil {
+		return &ComponentError{Name: p.Name, Err: err, Log: p.LogFile, Tail: textutil.TailFile(p.LogFile, 20)}
 	}
 	return nil
 }
@@ -176,12 +193,12 @@ func (a *Agent) startUnit(ctx context.Context, u component) error {
 // ComponentError is a component that did not become ready, with the end of
 // its log.
 type ComponentError struct {
-	Name, Tail string
-	Err        error
+	Name, Log, Tail string
+	Err             error
 }
 
 func (e *ComponentError) Error() string {
-	return fmt.Sprintf("%s is not ready: %v\n--- last lines of %s/%s.log ---\n%s", e.Name, e.Err, LogDir, e.Name, e.Tail)
+	return fmt.Sprintf("%s is not ready: %v\n--- last lines of %s ---\n%s", e.Name, e.Err, e.Log, e.Tail)
 }
 
 func (e *ComponentError) Unwrap() error { return e.Err }

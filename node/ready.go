@@ -77,8 +77,9 @@ func httpReady(url string, tlsc tlsConfig) readyCheck {
 	}
 }
 
-// waitReady polls check every 100 ms until it passes or timeout elapses.
-func waitReady(ctx context.Context, check readyCheck, timeout time.Duration) error {
+// waitReady polls check every 100 ms until it passes, timeout elapses or
+// abort, asked after every failed check, returns an error.
+func waitReady(ctx context.Context, check readyCheck, abort func() error, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -87,6 +88,9 @@ func waitReady(ctx context.Context, check readyCheck, timeout time.Duration) err
 		err := check(ctx)
 		if err == nil {
 			return nil
+		}
+		if err := abort(); err != nil {
+			return err
 		}
 		select {
 		case <-ctx.Done():
