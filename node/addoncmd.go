@@ -67,5 +67,5 @@ func setAddon(ctx context.Context, name string, enable bool) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(ConfigFile, data)
+	return writeFileAtomic(ConfigFile, data, 0o644)
 }

@@ -106,7 +106,8 @@ func applyAddon(ctx context.Context, run runFunc, name string, v addons.Values) 
 		return fmt.Errorf("failed to create %s: %w", AddonsDir, err)
 	}
 	file := filepath.Join(AddonsDir, name+".yaml")
-	if err := writeFileAtomic(file, data); err != nil {
+	// 0600: a rendered manifest may hold a private key (MetalLB's webhook).
+	if err := writeFileAtomic(file, data, 0o600); err != nil {
 		return fmt.Errorf("failed to write addon %s: %w", name, err)
 	}
 	if err := kubectl(ctx, run, "apply", "--server-side", "--force-conflicts", "-f", file); err != nil {
@@ -140,10 +141,28 @@ func kubectl(ctx context.Context, run runFunc, args ...string) error {
 	}
 }
 
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
+// writeFileAtomic replaces path with data, mode perm, through a new
+// temporary file: its mode is set before the data is written, whatever an
+// older file (or a leftover temporary) had.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("failed to create a temporary file for %s: %w", path, err)
 	}
-	return os.Rename(tmp, path)
+	tmp := f.Name()
+	err = f.Chmod(perm)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("failed to write %s: %w", path, err)
+	}
+	return nil
 }

@@ -2,6 +2,8 @@ package node
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -38,5 +40,27 @@ func TestEnabledAddons(t *testing.T) {
 				t.Errorf("enabledAddons(%s) = %#v, want %#v", data, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestWriteFileAtomicSetsMode(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "metallb.yaml")
+	// An older agent wrote manifests, webhook key included, 0644.
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFileAtomic(path, []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(path); string(data) != "new" || st.Mode().Perm() != 0o600 {
+		t.Errorf("%s: %q mode %v, want \"new\" mode 0600", path, data, st.Mode().Perm())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("temporary files left: %v", entries)
 	}
 }

@@ -89,6 +89,9 @@ func newAgent() (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ensureKubeletCert(PKIDir, cfg.NodeName, ip); err != nil {
+		return nil, err
+	}
 	if err := isolateRegistry(cfg.RegistryPort); err != nil {
 		return nil, err
 	}

@@ -32,6 +32,8 @@ func components(c *Config, ip string) []component {
 		"--etcd-keyfile=" + pki("apiserver-etcd-client.key"),
 		"--kubelet-client-certificate=" + pki("apiserver-kubelet-client.crt"),
 		"--kubelet-client-key=" + pki("apiserver-kubelet-client.key"),
+		// Logs, exec and port-forward go to a kubelet proven by the CA.
+		"--kubelet-certificate-authority=" + pki("ca.crt"),
 		"--kubelet-preferred-address-types=InternalIP,Hostname",
 		"--proxy-client-cert-file=" + pki("front-proxy-client.crt"),
 		"--proxy-client-key-file=" + pki("front-proxy-client.key"),

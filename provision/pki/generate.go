@@ -58,6 +58,9 @@ func (f Files) ca(base, commonName string) (*keyPair, error) {
 }
 
 // leaves issues the serving and client certificates that live under pki/.
+// The kubelet's serving certificate is not one of them: it must name the
+// node's address, which Docker assigns at start, so the node agent issues
+// it (IssueServingCert).
 func (f Files) leaves(cfg Config, serviceIP netip.Addr, ca, frontProxyCA, etcdCA *keyPair) error {
 	var apiserverSANs sans
 	apiserverSANs.add("kubernetes", "kubernetes.default", "kubernetes.default.svc",
@@ -79,7 +82,6 @@ func (f Files) leaves(cfg Config, serviceIP netip.Addr, ca, frontProxyCA, etcdCA
 	}{
 		{"pki/apiserver", ca, certSpec{commonName: "kube-apiserver", usages: serverAuth, sans: apiserverSANs}},
 		{"pki/apiserver-kubelet-client", ca, certSpec{commonName: "kube-apiserver-kubelet-client", organization: []string{"system:masters"}, usages: clientAuth}},
-		{"pki/kubelet", ca, certSpec{commonName: cfg.NodeName, usages: serverAuth, sans: localSANs}},
 		{"pki/webhook", ca, certSpec{commonName: "addon-webhooks", usages: serverAuth, sans: webhookSANs}},
 		{"pki/front-proxy-client", frontProxyCA, certSpec{commonName: "front-proxy-client", usages: clientAuth}},
 		{"pki/etcd/server", etcdCA, certSpec{commonName: cfg.NodeName, usages: bothAuth, sans: localSANs}},

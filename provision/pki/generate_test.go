@@ -25,7 +25,6 @@ func TestGenerateFileSet(t *testing.T) {
 		"pki/etcd/ca.crt", "pki/etcd/ca.key", "pki/etcd/server.crt", "pki/etcd/server.key",
 		"pki/front-proxy-ca.crt", "pki/front-proxy-ca.key",
 		"pki/front-proxy-client.crt", "pki/front-proxy-client.key",
-		"pki/kubelet.crt", "pki/kubelet.key",
 		"pki/webhook.crt", "pki/webhook.key",
 		"pki/sa.key", "pki/sa.pub",
 	}
@@ -54,7 +53,6 @@ func TestGenerateCertificatesVerify(t *testing.T) {
 	}{
 		{"pki/apiserver", "pki/ca", "kube-apiserver", nil, server},
 		{"pki/apiserver-kubelet-client", "pki/ca", "kube-apiserver-kubelet-client", []string{"system:masters"}, client},
-		{"pki/kubelet", "pki/ca", "skiff-control-plane", nil, server},
 		{"pki/admin", "pki/ca", "kubernetes-admin", []string{"system:masters"}, client},
 		{"pki/front-proxy-client", "pki/front-proxy-ca", "front-proxy-client", nil, client},
 		{"pki/etcd/server", "pki/etcd/ca", "skiff-control-plane", nil, server},
@@ -124,7 +122,6 @@ func TestGenerateSANs(t *testing.T) {
 			ips: []string{"127.0.0.1", "10.96.0.1", "203.0.113.7"},
 		},
 		{name: "pki/etcd/server.crt", dns: []string{"skiff-control-plane", "localhost"}, ips: []string{"127.0.0.1"}},
-		{name: "pki/kubelet.crt", dns: []string{"skiff-control-plane", "localhost"}, ips: []string{"127.0.0.1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

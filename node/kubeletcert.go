@@ -1,0 +1,78 @@
+package node
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"time"
+
+	certs "github.com/skiff-k8s/skiff/provision/pki"
+)
+
+// kubeletRenewBefore is how long before expiry the kubelet's serving
+// certificate is replaced at boot.
+const kubeletRenewBefore = 30 * 24 * time.Hour
+
+// ensureKubeletCert gives the kubelet a serving certificate from the
+// cluster CA in dir that names the node and its address ip. The API server
+// and metrics-server dial the kubelet at its InternalIP and verify it, and
+// Docker may give the container another address at every start, so it is
+// checked at every boot and reissued only when it no longer fits.
+func ensureKubeletCert(dir, nodeName, ip string) error {
+	crtFile, keyFile := filepath.Join(dir, "kubelet.crt"), filepath.Join(dir, "kubelet.key")
+	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
+	if err != nil {
+		return fmt.Errorf("failed to read cluster CA: %w", err)
+	}
+	names := []string{nodeName, ip, "localhost", "127.0.0.1"}
+	why := checkServingCert(caPEM, crtFile, keyFile, names, time.Now().Add(kubeletRenewBefore))
+	if why == nil {
+		return nil
+	}
+	caKey, err := os.ReadFile(filepath.Join(dir, "ca.key"))
+	if err != nil {
+		return fmt.Errorf("failed to read cluster CA key: %w", err)
+	}
+	crt, key, err := certs.IssueServingCert(caPEM, caKey, nodeName, names...)
+	if err != nil {
+		return fmt.Errorf("failed to issue the kubelet's serving certificate: %w", err)
+	}
+	// Key first: a boot interrupted in between leaves the old certificate,
+	// which does not fit either, so the next boot issues again.
+	if err := writeFileAtomic(keyFile, key, 0o600); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(crtFile, crt, 0o644); err != nil {
+		return err
+	}
+	log.Printf("issued the kubelet's serving certificate for %s, %s (%v)", nodeName, ip, why)
+	return nil
+}
+
+// checkServingCert returns why the key pair in crtFile and keyFile is not a
+// serving certificate from the CA in caPEM for every one of names, still
+// valid at the time at; nil if it is.
+func checkServingCert(caPEM []byte, crtFile, keyFile string, names []string, at time.Time) error {
+	pair, err := tls.LoadX509KeyPair(crtFile, keyFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return errors.New("none yet")
+	}
+	if err != nil {
+		return err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(caPEM) {
+		return errors.New("no CA certificate")
+	}
+	for _, name := range names {
+		opts := x509.VerifyOptions{Roots: roots, DNSName: name, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+		if _, err := pair.Leaf.Verify(opts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
