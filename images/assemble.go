@@ -2,18 +2,25 @@ package images
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/skiff-k8s/skiff/internal/textutil"
 )
 
 // Paths inside the node image.
@@ -159,15 +166,74 @@ func installAgent(ctx context.Context, c *client.Client, base, ref, agent string
 	if err := c.CopyToContainer(ctx, created.ID, "/", pr, container.CopyToContainerOptions{}); err != nil {
 		return fmt.Errorf("failed to copy agent into image: %w", err)
 	}
+	gates, err := featureGates(ctx, c, base)
+	if err != nil {
+		return err
+	}
 	changes := []string{
 		fmt.Sprintf(`ENTRYPOINT ["%s"]`, agentPath),
 		`CMD []`,
 		"LABEL dev.skiff.node=true",
+		fmt.Sprintf("LABEL %s=%s", LabelFeatureGates, strings.Join(gates, ",")),
 	}
 	if _, err := c.ContainerCommit(ctx, created.ID, container.CommitOptions{Reference: ref, Changes: changes}); err != nil {
 		return fmt.Errorf("failed to commit %s: %w", ref, err)
 	}
 	return nil
+}
+
+// LabelFeatureGates, on a node image, lists the feature gates its
+// Kubernetes knows (comma-separated), so that create refuses a misspelt
+// gate in one line instead of a node whose API server exits.
+const LabelFeatureGates = "dev.skiff.feature-gates"
+
+// featureGates asks the image's kube-apiserver which feature gates exist.
+func featureGates(ctx context.Context, c *client.Client, base string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	created, err := c.ContainerCreate(ctx, &container.Config{Image: base, Entrypoint: []string{"/" + binDir + "/kube-apiserver", "--help"}}, nil, nil, nil, "")
+	if err != nil {
+		return nil, fmt.Errorf("list feature gates: %w", err)
+	}
+	defer c.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true})
+	if err := c.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		return nil, fmt.Errorf("list feature gates: %w", err)
+	}
+	waitc, errc := c.ContainerWait(ctx, created.ID, container.WaitConditionNotRunning)
+	select {
+	case <-waitc:
+	case err := <-errc:
+		return nil, fmt.Errorf("list feature gates: %w", err)
+	}
+	logs, err := c.ContainerLogs(ctx, created.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		return nil, fmt.Errorf("list feature gates: %w", err)
+	}
+	defer logs.Close()
+	var out bytes.Buffer
+	if _, err := stdcopy.StdCopy(&out, &out, logs); err != nil {
+		return nil, fmt.Errorf("list feature gates: %w", err)
+	}
+	gates := parseFeatureGates(out.String())
+	if len(gates) == 0 {
+		return nil, fmt.Errorf("list feature gates: kube-apiserver --help listed none:\n%s", textutil.Tail(out.String(), 10))
+	}
+	return gates, nil
+}
+
+// featureGateRE matches one gate in kube-apiserver's --help, e.g.
+// "kube:APIResponseCompression=true|false (BETA - default=true)".
+var featureGateRE = regexp.MustCompile(`(?m)^\s+(?:kube:)?([A-Z][A-Za-z0-9]+)=true\|false \(`)
+
+func parseFeatureGates(help string) []string {
+	var gates []string
+	for _, m := range featureGateRE.FindAllStringSubmatch(help, -1) {
+		if !slices.Contains(gates, m[1]) {
+			gates = append(gates, m[1])
+		}
+	}
+	sort.Strings(gates)
+	return gates
 }
 
 // fsWalk visits every embedded recipe file in lexical order.

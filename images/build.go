@@ -58,6 +58,9 @@ type Builder struct {
 	// Agent is the skiff-node executable installed as the image's entrypoint.
 	Agent string
 	Force bool
+	// AgentOnly adds only the agent layer, failing if the base is missing:
+	// what create does when this skiff's agent layer does not exist yet.
+	AgentOnly bool
 
 	log     io.Writer
 	logPath string
@@ -88,6 +91,9 @@ func (b *Builder) Build(ctx context.Context, m *Manifest) (*Result, error) {
 	res := &Result{Image: ref, LogPath: b.logPath}
 	base := baseRepository + ":" + m.Kubernetes.Default + "-" + m.BaseTag()
 	if b.Force || !imageExists(ctx, b.Docker, base) {
+		if b.AgentOnly {
+			return res, fmt.Errorf("node image %s not found: build it with `skiff image build` (or `make image`), or load one with `skiff image load -i FILE`", ref)
+		}
 		if err := b.buildBase(ctx, m, base); err != nil {
 			return res, err
 		}

@@ -119,3 +119,17 @@ func TestParseManifestRejectsIncomplete(t *testing.T) {
 		t.Fatal("want an error for malformed YAML")
 	}
 }
+
+func TestParseFeatureGates(t *testing.T) {
+	help := `      --feature-gates colonSeparatedMultimapStringString   Comma-separated list of component:key=value pairs. Options are:
+                                                            kube:APIResponseCompression=true|false (BETA - default=true)
+                                                            kube:AllAlpha=true|false (ALPHA - default=false)
+                                                            UserNamespacesSupport=true|false (BETA - default=false)
+      --goaway-chance float                                 To prevent HTTP/2 clients ...
+`
+	got := parseFeatureGates(help)
+	want := []string{"APIResponseCompression", "AllAlpha", "UserNamespacesSupport"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("parseFeatureGates = %v, want %v", got, want)
+	}
+}

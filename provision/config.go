@@ -89,22 +89,39 @@ func (c *Config) SetDefaults() {
 	}
 }
 
-// Validate reports the first thing wrong with c, saying how to fix it.
+// Validate reports the first thing wrong with c, saying how to fix it. It
+// checks everything that can be known before a container exists, so a
+// mistake costs a line, not a failed boot.
 func (c *Config) Validate() error {
 	if len(c.Name) > 40 || !nameRE.MatchString(c.Name) {
 		return fmt.Errorf("invalid cluster name %q: use 1-40 lowercase letters, digits and '-', starting and ending with a letter or digit", c.Name)
 	}
-	for _, s := range []struct{ what, cidr string }{{"podSubnet", c.PodSubnet}, {"serviceSubnet", c.ServiceSubnet}} {
-		ip, _, err := net.ParseCIDR(s.cidr)
-		if err != nil || ip.To4() == nil {
-			return fmt.Errorf("invalid %s %q: give an IPv4 CIDR such as 10.244.0.0/16", s.what, s.cidr)
-		}
+	pods, err := ipv4Subnet("podSubnet", c.PodSubnet, "10.244.0.0/16")
+	if err != nil {
+		return err
 	}
-	if c.APIServerPort < 0 || c.APIServerPort > 65535 {
-		return fmt.Errorf("invalid apiServerPort %d: use 1-65535, or 0 for a free port", c.APIServerPort)
+	// Each node gets a /24 of the pod subnet (--node-cidr-mask-size=24),
+	// and the controller manager allows at most 16 bits between the two.
+	if ones, _ := pods.Mask.Size(); ones > 24 || ones < 8 {
+		return fmt.Errorf("invalid podSubnet %q: use a prefix from /8 to /24 (the node takes a /24), such as 10.244.0.0/16", c.PodSubnet)
+	}
+	services, err := ipv4Subnet("serviceSubnet", c.ServiceSubnet, "10.96.0.0/16")
+	if err != nil {
+		return err
+	}
+	// kube-apiserver refuses more than 20 host bits; DNS takes the 10th
+	// address.
+	if ones, _ := services.Mask.Size(); ones > 28 || ones < 12 {
+		return fmt.Errorf("invalid serviceSubnet %q: use a prefix from /12 to /28, such as 10.96.0.0/16", c.ServiceSubnet)
+	}
+	if pods.Contains(services.IP) || services.Contains(pods.IP) {
+		return fmt.Errorf("podSubnet %s and serviceSubnet %s overlap: give them separate ranges", c.PodSubnet, c.ServiceSubnet)
 	}
 	if ip := net.ParseIP(c.APIServerAddress); ip == nil {
 		return fmt.Errorf("invalid apiServerAddress %q: give an IP address such as 127.0.0.1", c.APIServerAddress)
+	}
+	if err := c.validatePorts(); err != nil {
+		return err
 	}
 	for _, a := range c.Addons {
 		if !slices.Contains(addons.Names(), a) {
@@ -116,7 +133,63 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("invalid kubeProxyMode %q: use iptables, nftables, ipvs or none", c.KubeProxyMode)
 	}
+	for k, v := range c.RuntimeConfig {
+		if k == "" || strings.ContainsAny(k, "=, ") || strings.ContainsAny(v, "=, ") {
+			return fmt.Errorf("invalid runtimeConfig %q: %q: give API groups/versions such as \"api/all\": \"true\"", k, v)
+		}
+	}
 	return nil
+}
+
+func ipv4Subnet(what, cidr, example string) (*net.IPNet, error) {
+	ip, ipnet, err := net.ParseCIDR(cidr)
+	if err != nil || ip.To4() == nil {
+		return nil, fmt.Errorf("invalid %s %q: give an IPv4 CIDR such as %s", what, cidr, example)
+	}
+	return ipnet, nil
+}
+
+// validatePorts checks every host and node port: within range, and no host
+// port asked for twice.
+func (c *Config) validatePorts() error {
+	hostPorts := map[string]string{}
+	claim := func(what string, port int, proto string) error {
+		if port == 0 {
+			return nil
+		}
+		if port < 1 || port > 65535 {
+			return fmt.Errorf("invalid %s %d: use 1-65535, or 0 to let skiff choose", what, port)
+		}
+		key := strconv.Itoa(port) + "/" + strings.ToLower(or(proto, "tcp"))
+		if other, ok := hostPorts[key]; ok {
+			return fmt.Errorf("%s and %s are both %d: give each its own port", other, what, port)
+		}
+		hostPorts[key] = what
+		return nil
+	}
+	for _, p := range []struct {
+		what string
+		port int
+	}{{"apiServerPort", c.APIServerPort}, {"HTTP port", c.HTTPPort}, {"HTTPS port", c.HTTPSPort}, {"registry port", c.RegistryPort}} {
+		if err := claim(p.what, p.port, "tcp"); err != nil {
+			return err
+		}
+	}
+	for _, pm := range c.PortMappings {
+		if pm.ContainerPort < 1 || pm.ContainerPort > 65535 {
+			return fmt.Errorf("invalid extraPortMapping containerPort %d: use 1-65535", pm.ContainerPort)
+		}
+		if err := claim(fmt.Sprintf("extraPortMapping hostPort (containerPort %d)", pm.ContainerPort), pm.HostPort, pm.Protocol); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addonEnabled reports whether the cluster will run the addon: nil Addons
+// means every default addon.
+func (c *Config) addonEnabled(name string) bool {
+	return c.Addons == nil || slices.Contains(c.Addons, name)
 }
 
 // Node ports the addons listen on, published on the host at create.

@@ -10,12 +10,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/errdefs"
 
+	"github.com/skiff-k8s/skiff/images"
+	"github.com/skiff-k8s/skiff/internal/signals"
 	"github.com/skiff-k8s/skiff/node"
 	"github.com/skiff-k8s/skiff/provision/kubeconfig"
 	"github.com/skiff-k8s/skiff/provision/pki"
@@ -41,15 +44,26 @@ type StepTime struct {
 
 // createRun carries state between create's steps.
 type createRun struct {
-	p       *Provider
-	cfg     *Config
-	files   pki.Files
-	id      string
-	host    hostInfo
-	lbPool  *net.IPNet
-	created bool // something exists that a failure must remove
-	out     Created
+	p      *Provider
+	cfg    *Config
+	files  pki.Files
+	id     string
+	host   hostInfo
+	lbPool *net.IPNet
+	made   made // what a failure must remove: only what this run made
+	out    Created
 }
+
+// made records the objects one create made, so a failed create removes
+// those and nothing else (a concurrent create of the same name owns its
+// own).
+type made struct {
+	container  string // ID
+	volume     bool
+	kubeconfig bool
+}
+
+func (m made) any() bool { return m.container != "" || m.volume || m.kubeconfig }
 
 // Create makes a cluster and returns when it is usable: the API server
 // ready, the node Ready, system pods Ready and the default ServiceAccount
@@ -83,19 +97,17 @@ func (p *Provider) Create(ctx context.Context, cfg *Config) (*Created, error) {
 		if err != nil {
 			p.status.End(false)
 			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-				err = &TimeoutError{Step: s.name, Wait: cfg.Wait, Err: err, Diagnosis: p.diagnose(context.WithoutCancel(ctx), cfg.Name)}
+				err = &TimeoutError{Step: s.name, Wait: cfg.Wait, Err: err, Diagnosis: p.diagnose(ctx, cfg.Name)}
 			}
 			if ctx.Err() != nil {
 				err = fmt.Errorf("create interrupted: %w", err)
 			}
-			if r.created && !cfg.Retain {
-				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-				if derr := p.remove(cctx, cfg.Name, cfg.KubeconfigPath); derr != nil {
-					err = errors.Join(err, fmt.Errorf("cleanup also failed: %w", derr))
-				}
-				cancel()
-			} else if r.created {
+			switch {
+			case !r.made.any():
+			case cfg.Retain:
 				err = fmt.Errorf("%w\n(the cluster was kept because of --retain: `skiff export logs --name %s` collects its logs, `skiff delete --name %s` removes it)", err, cfg.Name, cfg.Name)
+			default:
+				err = errors.Join(err, r.cleanup(ctx))
 			}
 			return nil, err
 		}
@@ -118,6 +130,54 @@ func (e *TimeoutError) Error() string {
 
 func (e *TimeoutError) Unwrap() error { return e.Err }
 
+// cleanup removes what this create made. A second interrupt stops it; the
+// error then says what is left and how to remove it.
+func (r *createRun) cleanup(ctx context.Context) error {
+	cctx, cancel := context.WithTimeout(signals.Cleanup(ctx), 30*time.Second)
+	defer cancel()
+	d := r.p.docker
+	var errs []error
+	if r.made.kubeconfig {
+		if err := kubeconfig.Remove(kubeconfig.Path(r.cfg.KubeconfigPath), ContextName(r.cfg.Name)); err != nil {
+			errs = append(errs, err)
+		} else {
+			r.made.kubeconfig = false
+		}
+	}
+	if r.made.container != "" {
+		if err := d.ContainerRemove(cctx, r.made.container, container.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove node container: %w", err))
+		} else {
+			r.made.container = ""
+		}
+	}
+	if r.made.volume {
+		if err := d.VolumeRemove(cctx, volumeName(r.cfg.Name), true); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove volume %s: %w", volumeName(r.cfg.Name), err))
+		} else {
+			r.made.volume = false
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	var left []string
+	if r.made.container != "" {
+		left = append(left, "container "+NodeName(r.cfg.Name))
+	}
+	if r.made.volume {
+		left = append(left, "volume "+volumeName(r.cfg.Name))
+	}
+	if r.made.kubeconfig {
+		left = append(left, "kubeconfig context "+ContextName(r.cfg.Name))
+	}
+	what := "cleanup failed"
+	if cctx.Err() != nil && errors.Is(signals.Cleanup(ctx).Err(), context.Canceled) {
+		what = "cleanup stopped by a second interrupt"
+	}
+	return fmt.Errorf("%s (%w): left %s: remove with `skiff delete --name %s`", what, errors.Join(errs...), strings.Join(left, ", "), r.cfg.Name)
+}
+
 func (r *createRun) preflight(ctx context.Context) error {
 	d := r.p.docker
 	info, err := d.Info(ctx)
@@ -125,12 +185,16 @@ func (r *createRun) preflight(ctx context.Context) error {
 		return fmt.Errorf("failed to query Docker: %w", err)
 	}
 	r.host.CgroupV2 = info.CgroupVersion == "2"
-	if _, err := d.ImageInspect(ctx, r.cfg.Image); err != nil {
+	img, err := d.ImageInspect(ctx, r.cfg.Image)
+	if err != nil {
 		return fmt.Errorf("node image %s not found: build it with `skiff image build` (or `make image`), or load one with `skiff image load -i FILE`", r.cfg.Image)
 	}
-	if _, err := r.p.node(ctx, r.cfg.Name); err == nil {
-		return fmt.Errorf("cluster %q already exists: delete it with `skiff delete --name %s` or pick another --name", r.cfg.Name, r.cfg.Name)
-	} else if !errors.As(err, new(*NotFoundError)) {
+	if img.Config != nil {
+		if err := checkFeatureGates(r.cfg.FeatureGates, img.Config.Labels[images.LabelFeatureGates]); err != nil {
+			return err
+		}
+	}
+	if err := r.p.absent(ctx, r.cfg.Name); err != nil {
 		return err
 	}
 	// Ports the user asked for must be free; defaults are chosen later,
@@ -147,6 +211,39 @@ func (r *createRun) preflight(ctx context.Context) error {
 			if err := portFree(or(pm.ListenAddress, "0.0.0.0"), pm.HostPort); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// absent fails with "already exists" when the cluster's container or
+// volume exists.
+func (p *Provider) absent(ctx context.Context, name string) error {
+	exists := fmt.Errorf("cluster %q already exists: delete it with `skiff delete --name %s` or pick another --name", name, name)
+	if _, err := p.node(ctx, name); err == nil {
+		return exists
+	} else if !errors.As(err, new(*NotFoundError)) {
+		return err
+	}
+	if _, err := p.docker.VolumeInspect(ctx, volumeName(name)); err == nil {
+		return fmt.Errorf("cluster %q already exists (its volume %s does, without a container): `skiff delete --name %s` removes it", name, volumeName(name), name)
+	} else if !errdefs.IsNotFound(err) {
+		return fmt.Errorf("inspect volume %s: %w", volumeName(name), err)
+	}
+	return nil
+}
+
+// checkFeatureGates refuses gate names the node image's Kubernetes does not
+// know. known is the image's comma-separated list; an image without one
+// (built by an older skiff) leaves the check to the node.
+func checkFeatureGates(gates map[string]bool, known string) error {
+	if known == "" {
+		return nil
+	}
+	names := strings.Split(known, ",")
+	for g := range gates {
+		if !slices.Contains(names, g) {
+			return fmt.Errorf("unknown feature gate %q: this node image's Kubernetes does not have it (names are case-sensitive; `kube-apiserver --help` lists them)", g)
 		}
 	}
 	return nil
@@ -169,19 +266,26 @@ func (r *createRun) choosePorts(ctx context.Context) error {
 	return r.addonPorts(reserved)
 }
 
-// addonPorts publishes the ingress and registry ports on 127.0.0.1: the
-// requested port, else the usual one when free, else a free one. A kind
-// extraPortMapping of the ingress node ports takes precedence. The
-// registry listens in the node on the same port as on the host, so
-// localhost:PORT/image names the same image on both.
+// addonPorts publishes the ingress and registry ports on 127.0.0.1, for
+// the addons that are on: the requested port, else the usual one when free,
+// else a free one. A kind extraPortMapping of the ingress node ports takes
+// precedence. The registry listens in the node on the same port as on the
+// host, so localhost:PORT/image names the same image on both.
 func (r *createRun) addonPorts(reserved map[int]bool) error {
 	for _, a := range []struct {
+		addon             string
 		node, want, usual int
 	}{
-		{NodeHTTPPort, r.cfg.HTTPPort, 80},
-		{NodeHTTPSPort, r.cfg.HTTPSPort, 443},
-		{0, r.cfg.RegistryPort, 5001},
+		{"ingress", NodeHTTPPort, r.cfg.HTTPPort, 80},
+		{"ingress", NodeHTTPSPort, r.cfg.HTTPSPort, 443},
+		{"registry", 0, r.cfg.RegistryPort, 5001},
 	} {
+		if !r.cfg.addonEnabled(a.addon) {
+			if a.node == 0 {
+				r.cfg.RegistryPort = 0
+			}
+			continue
+		}
 		if a.node != 0 && slices.ContainsFunc(r.cfg.PortMappings, func(pm PortMapping) bool { return pm.ContainerPort == a.node }) {
 			continue
 		}
@@ -228,12 +332,33 @@ func (e *PortInUseError) Error() string {
 	return fmt.Sprintf("port %d on %s is already in use: free it or choose another port", e.Port, e.Addr)
 }
 
+// portFree reports whether Docker can publish port on addr. Docker binds
+// it, not the caller, so a port below 1024 that a non-root user may not
+// bind counts as free when nothing listens on it.
 func portFree(addr string, port int) error {
-	l, err := net.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(port)))
-	if err != nil {
+	hostPort := net.JoinHostPort(addr, strconv.Itoa(port))
+	l, err := net.Listen("tcp", hostPort)
+	switch {
+	case err == nil:
+		return l.Close()
+	case errors.Is(err, syscall.EADDRINUSE):
 		return &PortInUseError{Addr: addr, Port: port}
+	case errors.Is(err, syscall.EACCES):
+		dial := addr
+		if ip := net.ParseIP(addr); ip != nil && ip.IsUnspecified() {
+			dial = "127.0.0.1"
+		}
+		c, derr := net.DialTimeout("tcp", net.JoinHostPort(dial, strconv.Itoa(port)), time.Second)
+		if derr != nil {
+			return nil
+		}
+		c.Close()
+		return &PortInUseError{Addr: addr, Port: port}
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("address %s is not one of this host's: use 127.0.0.1 or an address of this machine", addr)
+	default:
+		return fmt.Errorf("check port %d on %s: %w", port, addr, err)
 	}
-	return l.Close()
 }
 
 func (r *createRun) certificates(context.Context) error {
@@ -266,13 +391,18 @@ func (r *createRun) startNode(ctx context.Context) error {
 	if r.lbPool, err = r.p.freePool(ctx, subnet); err != nil {
 		return err
 	}
+	// A create of the same name that started at the same moment may have
+	// made its container or volume since preflight.
+	if err := r.p.absent(ctx, r.cfg.Name); err != nil {
+		return err
+	}
 	if err := r.choosePorts(ctx); err != nil {
 		return err
 	}
-	r.created = true
 	if _, err := d.VolumeCreate(ctx, volume.CreateOptions{Name: volumeName(r.cfg.Name), Labels: map[string]string{LabelCluster: r.cfg.Name}}); err != nil {
 		return fmt.Errorf("failed to create volume: %w", err)
 	}
+	r.made.volume = true
 	dns, err := serviceIP(r.cfg.ServiceSubnet, 10)
 	if err != nil {
 		return err
@@ -305,9 +435,10 @@ func (r *createRun) startNode(ctx context.Context) error {
 			return err
 		}
 		r.p.logf("--privileged refused (%v); using the explicit capability set", err)
-		if rerr := d.ContainerRemove(ctx, NodeName(r.cfg.Name), container.RemoveOptions{Force: true}); rerr != nil {
+		if rerr := d.ContainerRemove(ctx, r.made.container, container.RemoveOptions{Force: true}); rerr != nil {
 			return errors.Join(err, rerr)
 		}
+		r.made.container = ""
 	}
 	return err
 }
@@ -320,10 +451,12 @@ func (r *createRun) createAndStart(ctx context.Context, nc node.Config) error {
 	}
 	spec.Config.Labels[LabelLBPool] = r.lbPool.String()
 	c, err := d.ContainerCreate(ctx, spec.Config, spec.Host, spec.Networking, nil, spec.Name)
-	if err != nil {
+	if errdefs.IsConflict(err) {
+		return fmt.Errorf("cluster %q already exists: delete it with `skiff delete --name %s` or pick another --name", r.cfg.Name, r.cfg.Name)
+	} else if err != nil {
 		return fmt.Errorf("failed to create node container: %w", err)
 	}
-	r.id = c.ID
+	r.id, r.made.container = c.ID, c.ID
 	cfgJSON, err := json.MarshalIndent(nc, "", "  ")
 	if err != nil {
 		return err
@@ -366,6 +499,7 @@ func (r *createRun) writeKubeconfig(context.Context) error {
 	if err := kubeconfig.Merge(path, cfg); err != nil {
 		return err
 	}
+	r.made.kubeconfig = true
 	r.out.Context, r.out.Kubeconfig, r.out.Server = ContextName(r.cfg.Name), path, r.cfg.Server()
 	for _, pm := range r.cfg.PortMappings {
 		switch pm.ContainerPort {

@@ -106,30 +106,3 @@ nodes:
 		})
 	}
 }
-
-func TestValidate(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name string
-		mod  func(*Config)
-		err  string
-	}{
-		{"ok", func(*Config) {}, ""},
-		{"uppercase name", func(c *Config) { c.Name = "Dev" }, "invalid cluster name"},
-		{"long name", func(c *Config) { c.Name = strings.Repeat("a", 41) }, "invalid cluster name"},
-		{"bad pod subnet", func(c *Config) { c.PodSubnet = "10.0.0.0" }, "podSubnet"},
-		{"bad port", func(c *Config) { c.APIServerPort = 70000 }, "apiServerPort"},
-		{"bad proxy mode", func(c *Config) { c.KubeProxyMode = "userspace" }, "kubeProxyMode"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			c := &Config{}
-			c.SetDefaults()
-			tc.mod(c)
-			err := c.Validate()
-			if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
-				t.Fatalf("Validate() = %v, want %q", err, tc.err)
-			}
-		})
-	}
-}

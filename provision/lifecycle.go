@@ -60,7 +60,7 @@ func (p *Provider) waitReady(ctx context.Context, name string, cfg []byte) error
 	if err != nil {
 		return err
 	}
-	if err := waitAPIServer(ctx, cs); err != nil {
+	if err := p.waitAPIServer(ctx, cs, name); err != nil {
 		return err
 	}
 	return p.waitUsable(ctx, cs, name)

@@ -147,11 +147,17 @@ func (p *Provider) freePool(ctx context.Context, subnet *net.IPNet) (*net.IPNet,
 }
 
 // hostLock serialises the short critical sections of concurrent creates on
-// this host (a flock, released on unlock or when the process dies).
+// this host (a flock, released on unlock or when the process dies). The lock
+// file is in the user's own cache directory, not a predictable name in /tmp
+// that another user could create first or swap for a symlink.
 func hostLock(ctx context.Context) (unlock func(), err error) {
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "skiff-create.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	dir, err := os.UserCacheDir()
 	if err != nil {
-		return nil, fmt.Errorf("failed to open create lock: %w", err)
+		return nil, fmt.Errorf("failed to find a directory for the create lock: %w", err)
+	}
+	f, err := openLock(filepath.Join(dir, "skiff"), "create.lock")
+	if err != nil {
+		return nil, err
 	}
 	for {
 		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err == nil {
@@ -164,6 +170,22 @@ func hostLock(ctx context.Context) (unlock func(), err error) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// openLock opens dir/name, never through a symlink, making dir 0700 if it
+// is missing.
+func openLock(dir, name string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("failed to create %s: %w", dir, err)
+	}
+	if st, err := os.Lstat(dir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("lock directory %s is not a directory: remove it", dir)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_RDWR|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("failed to open lock %s: %w", filepath.Join(dir, name), err)
+	}
+	return f, nil
 }
 
 // reservedPorts returns the host ports every skiff cluster has published,

@@ -2,6 +2,8 @@ package provision
 
 import (
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -41,5 +43,29 @@ func TestPools(t *testing.T) {
 		if containerRange(s).Contains(p.IP) {
 			t.Errorf("pool %s overlaps the container range", p)
 		}
+	}
+}
+
+func TestOpenLockRefusesSymlink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	if err := os.WriteFile(target, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(dir, "create.lock")); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := openLock(dir, "create.lock"); err == nil {
+		f.Close()
+		t.Fatal("openLock followed a symlink")
+	}
+	f, err := openLock(filepath.Join(dir, "sub"), "create.lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	st, err := os.Stat(filepath.Join(dir, "sub"))
+	if err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("lock directory mode = %v, %v; want 0700", st.Mode().Perm(), err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -12,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiff-k8s/skiff/node"
 )
 
 const pollInterval = 200 * time.Millisecond
@@ -65,7 +66,7 @@ func (r *createRun) waitAPIServer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return waitAPIServer(ctx, cs)
+	return r.p.waitAPIServer(ctx, cs, r.cfg.Name)
 }
 
 func (r *createRun) waitNode(ctx context.Context) error {
@@ -76,8 +77,13 @@ func (r *createRun) waitNode(ctx context.Context) error {
 	return r.p.waitUsable(ctx, cs, r.cfg.Name)
 }
 
-func waitAPIServer(ctx context.Context, cs *kubernetes.Clientset) error {
+// waitAPIServer waits for /readyz, and fails as soon as the node agent
+// reports a failed boot or the node container stops.
+func (p *Provider) waitAPIServer(ctx context.Context, cs *kubernetes.Clientset, cluster string) error {
 	return poll(ctx, func(ctx context.Context) (bool, string, error) {
+		if err := p.nodeFailed(ctx, cluster); err != nil {
+			return false, "", err
+		}
 		body, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
 		if err != nil {
 			return false, "API server /readyz: " + firstLine(err.Error()), nil
@@ -86,22 +92,36 @@ func waitAPIServer(ctx context.Context, cs *kubernetes.Clientset) error {
 	})
 }
 
+// nodeFailed returns the node agent's boot failure, or an error if the node
+// container is no longer running; nil while the node is booting or up.
+func (p *Provider) nodeFailed(ctx context.Context, cluster string) error {
+	c, err := p.docker.ContainerInspect(ctx, NodeName(cluster))
+	if err != nil {
+		return fmt.Errorf("inspect node: %w", err)
+	}
+	if c.State != nil && !c.State.Running && !c.State.Restarting {
+		return fmt.Errorf("the node container %s stopped (%s, exit code %d): `skiff export logs --name %s` collects its logs", NodeName(cluster), c.State.Status, c.State.ExitCode, cluster)
+	}
+	st, err := p.nodeStatus(ctx, cluster)
+	if err == nil && st.Phase == "Failed" {
+		return &AgentError{Message: st.Error}
+	}
+	return nil
+}
+
 // waitUsable waits for what makes `kubectl apply` work right away: the node
-// agent done (components up, addons applied), the node Ready, every system
-// Deployment available and pod Ready, and the default ServiceAccount.
+// agent done (components up, addons applied), the node Ready, every pod of
+// the enabled addons Ready, and the default ServiceAccount. Only what skiff
+// runs counts: a user's broken pod in kube-system does not hold it up.
 func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, cluster string) error {
 	nodeName := NodeName(cluster)
-	workloads, err := p.addonWorkloads(ctx, cluster)
+	nc, err := p.nodeConfig(ctx, cluster)
 	if err != nil {
 		return err
 	}
-	// kube-system and every enabled addon's namespaces hold the pods a
-	// cluster needs before it is usable.
-	namespaces := []string{"kube-system"}
-	for _, w := range workloads {
-		if !slices.Contains(namespaces, w.Namespace) {
-			namespaces = append(namespaces, w.Namespace)
-		}
+	workloads, err := addonWorkloads(nc)
+	if err != nil {
+		return err
 	}
 	c, err := p.docker.ContainerInspect(ctx, nodeName)
 	if err != nil {
@@ -115,15 +135,14 @@ func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, clu
 	}
 	since = since.Truncate(time.Second)
 	return poll(ctx, func(ctx context.Context) (bool, string, error) {
+		if err := p.nodeFailed(ctx, cluster); err != nil {
+			return false, "", err
+		}
 		st, err := p.nodeStatus(ctx, cluster)
 		if err != nil {
 			return false, "node agent has not reported yet", nil
 		}
-		switch st.Phase {
-		case "Failed":
-			return false, "", &AgentError{Message: st.Error}
-		case "Running":
-		default:
+		if st.Phase != "Running" {
 			return false, "node agent: " + st.Phase, nil
 		}
 		n, err := cs.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
@@ -133,65 +152,46 @@ func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, clu
 		if !nodeReady(n, since) {
 			return false, "node " + nodeName + " not Ready", nil
 		}
-		if ok, why := workloadsReady(ctx, cs, workloads); !ok {
-			return false, why, nil
-		}
-		for _, ns := range namespaces {
-			pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-			if err != nil {
-				return false, "listing pods: " + firstLine(err.Error()), nil
-			}
-			for i := range pods.Items {
-				if err := crashLooping(ctx, cs, &pods.Items[i]); err != nil {
-					return false, "", err
-				}
-				if !podReady(&pods.Items[i], since) {
-					return false, "pod " + ns + "/" + pods.Items[i].Name + " not Ready", nil
-				}
-			}
+		if ok, why, err := workloadsReady(ctx, cs, workloads, since); err != nil || !ok {
+			return false, why, err
 		}
 		if _, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {
 			return false, "ServiceAccount default/default not created yet", nil
 		}
-		if why := unavailableAPIService(ctx, cs); why != "" {
-			return false, why, nil
+		if node.AddonEnabled(nc, "metrics") {
+			if why := unavailableAPIService(ctx, cs, metricsAPIService); why != "" {
+				return false, why, nil
+			}
 		}
 		return true, "", nil
 	})
 }
 
-// unavailableAPIService names an aggregated API (such as metrics.k8s.io)
-// that is not Available yet, so `kubectl top` works once create returns.
-func unavailableAPIService(ctx context.Context, cs *kubernetes.Clientset) string {
-	body, err := cs.Discovery().RESTClient().Get().AbsPath("/apis/apiregistration.k8s.io/v1/apiservices").DoRaw(ctx)
+// metricsAPIService is the aggregated API the metrics addon serves; create
+// waits for it so that `kubectl top` works once create returns.
+const metricsAPIService = "v1beta1.metrics.k8s.io"
+
+// unavailableAPIService says why the named aggregated API is not
+// Available yet; "" once it is.
+func unavailableAPIService(ctx context.Context, cs *kubernetes.Clientset, name string) string {
+	body, err := cs.Discovery().RESTClient().Get().AbsPath("/apis/apiregistration.k8s.io/v1/apiservices/" + name).DoRaw(ctx)
 	if err != nil {
-		return "listing APIServices: " + firstLine(err.Error())
+		return "APIService " + name + ": " + firstLine(err.Error())
 	}
-	var list struct {
-		Items []struct {
-			Metadata struct{ Name string }
-			Spec     struct{ Service *struct{ Name string } }
-			Status   struct {
-				Conditions []struct{ Type, Status string }
-			}
+	var a struct {
+		Status struct {
+			Conditions []struct{ Type, Status string }
 		}
 	}
-	if err := json.Unmarshal(body, &list); err != nil {
-		return "parsing APIServices: " + err.Error()
+	if err := json.Unmarshal(body, &a); err != nil {
+		return "parsing APIService " + name + ": " + err.Error()
 	}
-	for _, a := range list.Items {
-		if a.Spec.Service == nil {
-			continue
-		}
-		available := false
-		for _, c := range a.Status.Conditions {
-			available = available || c.Type == "Available" && c.Status == "True"
-		}
-		if !available {
-			return "APIService " + a.Metadata.Name + " not Available"
+	for _, c := range a.Status.Conditions {
+		if c.Type == "Available" && c.Status == "True" {
+			return ""
 		}
 	}
-	return ""
+	return "APIService " + name + " not Available"
 }
 
 // crashLooping fails the wait early, with the container's last log lines,

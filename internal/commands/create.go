@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-k8s/skiff/addons"
+	"github.com/skiff-k8s/skiff/images"
+	"github.com/skiff-k8s/skiff/internal/cli"
 	"github.com/skiff-k8s/skiff/provision"
 )
 
@@ -62,18 +64,16 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 			case cmd.Flags().Changed("addons"):
 				cfg.Addons = flags.addons
 			}
-			if cfg.Image == "" {
-				img, err := defaultImage()
-				if err != nil {
-					return err
-				}
-				cfg.Image = img
-			}
 			p, done, err := newProvider(cmd, s, root)
 			if err != nil {
 				return err
 			}
 			defer done()
+			if cfg.Image == "" {
+				if cfg.Image, err = ensureAgentLayer(cmd, s, p); err != nil {
+					return err
+				}
+			}
 			for _, w := range p.Warnings(cmd.Context()) {
 				fmt.Fprintf(s.Err, "WARNING: %s: %s (fix: %s)\n", w.Check, w.Detail, w.Fix)
 			}
@@ -88,7 +88,9 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 			if res.HTTPPort != 0 {
 				fmt.Fprintf(s.Out, "Ingress:    http://127.0.0.1:%d  https://127.0.0.1:%d\n", res.HTTPPort, res.HTTPSPort)
 			}
-			fmt.Fprintf(s.Out, "Registry:   docker push localhost:%d/IMAGE; pods use image: localhost:%d/IMAGE\n", res.RegistryPort, res.RegistryPort)
+			if res.RegistryPort != 0 {
+				fmt.Fprintf(s.Out, "Registry:   docker push localhost:%d/IMAGE; pods use image: localhost:%d/IMAGE\n", res.RegistryPort, res.RegistryPort)
+			}
 			fmt.Fprintf(s.Out, "Next: kubectl get nodes\n")
 			return nil
 		},
@@ -106,4 +108,31 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 	f.IntVar(&flags.httpsPort, "https-port", 0, "host port for ingress HTTPS (default 443 when free, else a free port)")
 	f.IntVar(&flags.registry, "registry-port", 0, "host port of the registry, localhost:PORT (default 5001 when free, else a free port)")
 	return cmd
+}
+
+// ensureAgentLayer returns this skiff's node image, adding its agent layer
+// (about a second) when only the base image exists, as after an upgrade of
+// skiff.
+func ensureAgentLayer(cmd *cobra.Command, s Streams, p *provision.Provider) (string, error) {
+	img, err := defaultImage()
+	if err != nil {
+		return "", err
+	}
+	if _, err := p.Docker().ImageInspect(cmd.Context(), img); err == nil {
+		return img, nil
+	}
+	m, err := images.Resolved("")
+	if err != nil {
+		return "", err
+	}
+	agent, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	b := &images.Builder{Docker: p.Docker(), CacheDir: cacheDir(), Status: cli.NewStatus(s.Err), Agent: agent, AgentOnly: true}
+	res, err := b.Build(cmd.Context(), m)
+	if err != nil {
+		return "", err
+	}
+	return res.Image, nil
 }

@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/skiff-k8s/skiff/internal/signals"
 )
 
 // Version is set at build time with -ldflags "-X ...commands.Version=...".
@@ -24,8 +24,8 @@ type Streams struct {
 
 // Main runs the CLI with the process's arguments and returns the exit code.
 func Main() int {
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
+	ctx, stop := signals.Context(context.Background())
+	defer stop()
 	return Run(ctx, Streams{Out: os.Stdout, Err: os.Stderr}, os.Args[1:])
 }
 
