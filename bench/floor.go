@@ -41,6 +41,7 @@ func measureFloor(ctx context.Context, docker *client.Client, image string) (map
 	if err != nil {
 		return nil, err
 	}
+	defer remove(ctx, docker, c.ID)
 	if err := docker.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
 		return nil, err
 	}
@@ -51,7 +52,6 @@ func measureFloor(ctx context.Context, docker *client.Client, image string) (map
 		return nil, err
 	}
 	r["container_start_s"] = time.Since(t).Seconds()
-	_ = docker.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
 
 	port, err := freePort()
 	if err != nil {
@@ -86,7 +86,7 @@ func measureFloor(ctx context.Context, docker *client.Client, image string) (map
 	if err != nil {
 		return nil, err
 	}
-	defer docker.ContainerRemove(context.WithoutCancel(ctx), c.ID, container.RemoveOptions{Force: true})
+	defer remove(ctx, docker, c.ID)
 	if err := docker.CopyToContainer(ctx, c.ID, "/", bytes.NewReader(saTar), container.CopyToContainerOptions{}); err != nil {
 		return nil, err
 	}
@@ -104,13 +104,21 @@ func measureFloor(ctx context.Context, docker *client.Client, image string) (map
 			}
 		}
 		if time.Now().After(deadline) {
-			out, _ := engine.Exec(ctx, docker, c.ID, "tail", "-5", "/tmp/apiserver.log")
+			out, _ := engine.Output(ctx, docker, c.ID, "tail", "-5", "/tmp/apiserver.log")
 			return nil, fmt.Errorf("floor API server not ready within 2m: %s", out)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	r["floor_s"] = time.Since(t).Seconds()
 	return r, nil
+}
+
+// remove removes a container even when ctx is done (the bench's deadline
+// passed), within a bound of its own.
+func remove(ctx context.Context, docker *client.Client, id string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_ = docker.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
 }
 
 func freePort() (int, error) {

@@ -176,7 +176,7 @@ func measureMemory(ctx context.Context, p *provision.Provider, name string, idle
 		return nil, err
 	}
 	for _, c := range st.Components {
-		out, err := engine.Exec(ctx, p.Docker(), provision.NodeName(name), "grep", "VmRSS", "/proc/"+strconv.Itoa(c.PID)+"/status")
+		out, err := engine.Output(ctx, p.Docker(), provision.NodeName(name), "grep", "VmRSS", "/proc/"+strconv.Itoa(c.PID)+"/status")
 		if err != nil {
 			continue
 		}

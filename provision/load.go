@@ -16,15 +16,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/distribution/reference"
-	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/skiff-k8s/skiff/internal/cli"
+	"github.com/skiff-k8s/skiff/internal/engine"
 )
 
 // The kubelet's images live in containerd's CRI namespace; ctr is the only
@@ -331,10 +329,9 @@ func (p *Provider) nodeRefs(ctx context.Context, cluster string) (nodeRefs, erro
 // ctrImages parses `ctr images ls`: REF TYPE DIGEST SIZE(2 words)
 // PLATFORMS LABELS. ctr has no machine-readable output.
 func (p *Provider) ctrImages(ctx context.Context, cluster string) ([]NodeImage, error) {
-	ctx, cancel := context.WithTimeout(ctx, ctrTimeout)
-	defer cancel()
 	var out bytes.Buffer
-	if err := p.nodeExec(ctx, cluster, []string{ctrPath, "--namespace", criNamespace, "images", "ls"}, nil, &out); err != nil {
+	cmd := []string{ctrPath, "--namespace", criNamespace, "images", "ls"}
+	if err := engine.Run(ctx, p.docker, NodeName(cluster), cmd, engine.ExecOptions{Stdout: &out, Timeout: ctrTimeout}); err != nil {
 		return nil, fmt.Errorf("failed to list images in the node: %w", err)
 	}
 	return parseCtrImages(out.String())
@@ -374,10 +371,8 @@ func parseSize(num, unit string) (int64, error) {
 }
 
 func (p *Provider) tag(ctx context.Context, cluster, src, dst string) error {
-	ctx, cancel := context.WithTimeout(ctx, ctrTimeout)
-	defer cancel()
 	cmd := []string{ctrPath, "--namespace", criNamespace, "images", "tag", "--force", src, dst}
-	if err := p.nodeExec(ctx, cluster, cmd, nil, io.Discard); err != nil {
+	if err := engine.Run(ctx, p.docker, NodeName(cluster), cmd, engine.ExecOptions{Timeout: ctrTimeout}); err != nil {
 		return fmt.Errorf("failed to tag %s as %s in the node: %w", shortID(src), dst, err)
 	}
 	return nil
@@ -397,8 +392,8 @@ func (p *Provider) importStream(ctx context.Context, cluster string, r io.Reader
 	}
 	cmd = append(cmd, "-")
 	bar := cli.NewBytes(progress, size, desc)
-	out := &tailBuffer{max: 16 << 10}
-	err := p.nodeExec(ctx, cluster, cmd, io.TeeReader(r, bar), out)
+	out := &engine.TailBuffer{Max: 16 << 10}
+	err := engine.Run(ctx, p.docker, NodeName(cluster), cmd, engine.ExecOptions{Stdin: io.TeeReader(r, bar), Stdout: out, Idle: importIdle})
 	if err != nil {
 		if cli.IsTerminal(progress) {
 			fmt.Fprintln(progress) // end the unfinished bar's line
@@ -408,180 +403,6 @@ func (p *Provider) importStream(ctx context.Context, cluster string, r io.Reader
 	bar.Done()
 	p.logf("ctr: %s", strings.TrimSpace(lastLine(out.String())))
 	return nil
-}
-
-// nodeExec runs cmd in the cluster's node through the Docker exec API,
-// streaming stdin (nil: none) into it and its stdout into stdout. A non-zero
-// exit is an error carrying the command's stderr. With stdin, the command
-// is aborted after importIdle without any input or output.
-func (p *Provider) nodeExec(ctx context.Context, cluster string, cmd []string, stdin io.Reader, stdout io.Writer) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	ex, err := p.docker.ContainerExecCreate(ctx, NodeName(cluster), container.ExecOptions{
-		Cmd:          cmd,
-		AttachStdin:  stdin != nil,
-		AttachStdout: true,
-		AttachStderr: true,
-	})
-	if err != nil {
-		return fmt.Errorf("failed to exec %s in the node: %w", cmd[0], err)
-	}
-	hj, err := p.docker.ContainerExecAttach(ctx, ex.ID, container.ExecAttachOptions{})
-	if err != nil {
-		return fmt.Errorf("failed to attach to %s in the node: %w", cmd[0], err)
-	}
-	defer hj.Close()
-	// Closing the connection is what unblocks its reads and writes.
-	defer context.AfterFunc(ctx, hj.Close)()
-
-	var last atomic.Int64
-	touch := func() { last.Store(time.Now().UnixNano()) }
-	touch()
-	var stdinErr, readErr error
-	copied := make(chan struct{})
-	if stdin == nil {
-		close(copied)
-	} else {
-		go func() {
-			defer close(copied)
-			src := &errReader{r: stdin, touch: touch}
-			_, stdinErr = io.Copy(hj.Conn, src)
-			readErr = src.err
-			// EOF on the command's stdin: ctr finishes the import.
-			if err := hj.CloseWrite(); stdinErr == nil {
-				stdinErr = err
-			}
-		}()
-		go watchIdle(ctx, cancel, &last, importIdle)
-	}
-	var stderr tailBuffer
-	stderr.max = 8 << 10
-	_, outErr := stdcopy.StdCopy(activityWriter{stdout, touch}, activityWriter{&stderr, touch}, hj.Reader)
-	hj.Close() // the command is done; unblock a writer it stopped reading
-	select {
-	case <-copied:
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("%s ended but its input stream did not stop within 10s", cmd[0])
-	}
-	if cause := context.Cause(ctx); cause != nil {
-		return fmt.Errorf("%s: %w", strings.Join(cmd, " "), cause)
-	}
-	code, err := p.execExitCode(ctx, ex.ID)
-	if err != nil {
-		return err
-	}
-	switch {
-	case readErr != nil:
-		return fmt.Errorf("failed to read the image stream: %w", readErr)
-	case code != 0:
-		return fmt.Errorf("%s exited with status %d: %s", strings.Join(cmd, " "), code, stderrMessage(stderr.String()))
-	case outErr != nil:
-		return fmt.Errorf("failed to read the output of %s: %w", cmd[0], outErr)
-	case stdinErr != nil:
-		// The command succeeded without reading everything (tar padding):
-		// not an error.
-		p.logf("%s stopped reading its input early: %v", cmd[0], stdinErr)
-	}
-	return nil
-}
-
-// execExitCode waits, at most 10 s, for Docker to record the exit of an
-// exec whose output has ended, and returns its exit code.
-func (p *Provider) execExitCode(ctx context.Context, id string) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	for {
-		insp, err := p.docker.ContainerExecInspect(ctx, id)
-		if err != nil {
-			return 0, fmt.Errorf("failed to inspect exec: %w", err)
-		}
-		if !insp.Running {
-			return insp.ExitCode, nil
-		}
-		select {
-		case <-ctx.Done():
-			return 0, fmt.Errorf("exec still running after its output ended: %w", ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-func watchIdle(ctx context.Context, cancel context.CancelCauseFunc, last *atomic.Int64, idle time.Duration) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if time.Since(time.Unix(0, last.Load())) > idle {
-				cancel(fmt.Errorf("no progress for %s", idle))
-				return
-			}
-		}
-	}
-}
-
-// errReader records the source's own read error, to tell it apart from
-// errors writing to the node.
-type errReader struct {
-	r     io.Reader
-	touch func()
-	err   error
-}
-
-func (e *errReader) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	e.touch()
-	if err != nil && err != io.EOF {
-		e.err = err
-	}
-	return n, err
-}
-
-type activityWriter struct {
-	w     io.Writer
-	touch func()
-}
-
-func (a activityWriter) Write(p []byte) (int, error) {
-	a.touch()
-	return a.w.Write(p)
-}
-
-// tailBuffer keeps the last max bytes written to it: enough for an error
-// message, bounded however much progress ctr prints.
-type tailBuffer struct {
-	max int
-	buf []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string { return string(t.buf) }
-
-// stderrMessage drops ctr's warnings (the node warns about cgroup v1 on
-// every call) and keeps the last lines.
-func stderrMessage(s string) string {
-	var keep []string
-	for _, l := range strings.Split(s, "\n") {
-		if l = strings.TrimSpace(l); l != "" && !strings.Contains(l, "level=warning") {
-			keep = append(keep, l)
-		}
-	}
-	if len(keep) > 5 {
-		keep = keep[len(keep)-5:]
-	}
-	if len(keep) == 0 {
-		return "(no error message)"
-	}
-	return strings.Join(keep, "; ")
 }
 
 func lastLine(s string) string {

@@ -198,19 +198,3 @@ func TestScanArchiveRejects(t *testing.T) {
 		}
 	}
 }
-
-func TestTailBuffer(t *testing.T) {
-	b := &tailBuffer{max: 4}
-	b.Write([]byte("abc"))
-	b.Write([]byte("defg"))
-	if b.String() != "defg" {
-		t.Errorf("tail = %q", b.String())
-	}
-}
-
-func TestStderrMessage(t *testing.T) {
-	in := "time=\"x\" level=warning msg=\"DEPRECATION: cgroup v1\"\nctr: image config \"a.json\" not found\n"
-	if got := stderrMessage(in); got != `ctr: image config "a.json" not found` {
-		t.Errorf("stderrMessage = %q", got)
-	}
-}

@@ -2,6 +2,7 @@ package provision
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/errdefs"
@@ -49,11 +51,12 @@ func (p *Provider) ExportLogs(ctx context.Context, name, dir string) error {
 	}
 	if c.State.Running {
 		for file, cmd := range nodeCommands {
-			out, err := engine.Exec(ctx, p.docker, NodeName(name), cmd...)
+			var out bytes.Buffer
+			err := engine.Run(ctx, p.docker, NodeName(name), cmd, engine.ExecOptions{Stdout: &out, Stderr: &out, Timeout: 30 * time.Second})
 			if err != nil {
-				out = append(out, []byte("\n"+err.Error()+"\n")...)
+				fmt.Fprintf(&out, "\n%v\n", err)
 			}
-			errs = append(errs, os.WriteFile(filepath.Join(dir, file), out, 0o644))
+			errs = append(errs, os.WriteFile(filepath.Join(dir, file), out.Bytes(), 0o644))
 		}
 	}
 	return errors.Join(errs...)
