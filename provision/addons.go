@@ -10,6 +10,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
 
 	"github.com/skiff-k8s/skiff/addons"
 	"github.com/skiff-k8s/skiff/internal/engine"
@@ -66,7 +67,11 @@ func (p *Provider) Addons(ctx context.Context, name string) ([]AddonStatus, erro
 		}
 		st.Version = strings.Join(versions, ",")
 		if st.Enabled {
-			st.Healthy, st.Detail = workloadsReady(ctx, cs, workloads)
+			var err error
+			st.Healthy, st.Detail, err = workloadsReady(ctx, cs, workloads, time.Time{})
+			if err != nil {
+				st.Detail = firstLine(err.Error())
+			}
 		}
 		out = append(out, st)
 	}
@@ -107,17 +112,12 @@ func (p *Provider) SetAddon(ctx context.Context, name, addon string, enable bool
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	return poll(wctx, func(ctx context.Context) (bool, string, error) {
-		ok, why := workloadsReady(ctx, cs, workloads)
-		return ok, why, nil
+		return workloadsReady(ctx, cs, workloads, time.Time{})
 	})
 }
 
-// addonWorkloads lists the workloads of the addons the cluster enables.
-func (p *Provider) addonWorkloads(ctx context.Context, name string) ([]addons.Workload, error) {
-	nc, err := p.nodeConfig(ctx, name)
-	if err != nil {
-		return nil, err
-	}
+// addonWorkloads lists the workloads of the addons the node config enables.
+func addonWorkloads(nc *node.Config) ([]addons.Workload, error) {
 	var out []addons.Workload
 	for _, a := range addons.Names() {
 		if !node.AddonEnabled(nc, a) {
@@ -153,40 +153,54 @@ func (p *Provider) clientset(ctx context.Context, name string) (*kubernetes.Clie
 	return clientFor(cfg)
 }
 
-// workloadsReady reports whether every workload has all replicas ready,
-// and otherwise which one is not.
-func workloadsReady(ctx context.Context, cs *kubernetes.Clientset, workloads []addons.Workload) (bool, string) {
+// workloadsReady reports whether every workload has as many pods Ready
+// (since the given time: after a restart, older conditions are stale) as it
+// wants, and otherwise which one is not. A pod that keeps crashing is an
+// error: waiting longer would not help.
+func workloadsReady(ctx context.Context, cs *kubernetes.Clientset, workloads []addons.Workload, since time.Time) (bool, string, error) {
 	for _, w := range workloads {
-		var ready, want int32
+		var want int32
+		var selector *metav1.LabelSelector
 		switch w.Kind {
 		case "Deployment":
 			d, err := cs.AppsV1().Deployments(w.Namespace).Get(ctx, w.Name, metav1.GetOptions{})
 			if err != nil {
-				return false, firstLine(err.Error())
+				return false, firstLine(err.Error()), nil
 			}
-			ready, want = d.Status.ReadyReplicas, 1
-			if d.Spec.Replicas != nil {
-				want = *d.Spec.Replicas
-			}
+			want, selector = ptr.Deref(d.Spec.Replicas, 1), d.Spec.Selector
 		case "DaemonSet":
 			d, err := cs.AppsV1().DaemonSets(w.Namespace).Get(ctx, w.Name, metav1.GetOptions{})
 			if err != nil {
-				return false, firstLine(err.Error())
+				return false, firstLine(err.Error()), nil
 			}
-			ready, want = d.Status.NumberReady, max(d.Status.DesiredNumberScheduled, 1)
+			want, selector = max(d.Status.DesiredNumberScheduled, 1), d.Spec.Selector
 		case "StatefulSet":
-			s, err := cs.AppsV1().StatefulSets(w.Namespace).Get(ctx, w.Name, metav1.GetOptions{})
+			st, err := cs.AppsV1().StatefulSets(w.Namespace).Get(ctx, w.Name, metav1.GetOptions{})
 			if err != nil {
-				return false, firstLine(err.Error())
+				return false, firstLine(err.Error()), nil
 			}
-			ready, want = s.Status.ReadyReplicas, 1
-			if s.Spec.Replicas != nil {
-				want = *s.Spec.Replicas
+			want, selector = ptr.Deref(st.Spec.Replicas, 1), st.Spec.Selector
+		}
+		sel, err := metav1.LabelSelectorAsSelector(selector)
+		if err != nil {
+			return false, "", fmt.Errorf("%s %s/%s: %w", w.Kind, w.Namespace, w.Name, err)
+		}
+		pods, err := cs.CoreV1().Pods(w.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+		if err != nil {
+			return false, "listing pods: " + firstLine(err.Error()), nil
+		}
+		var ready int32
+		for i := range pods.Items {
+			if err := crashLooping(ctx, cs, &pods.Items[i]); err != nil {
+				return false, "", err
+			}
+			if podReady(&pods.Items[i], since) {
+				ready++
 			}
 		}
 		if ready < want {
-			return false, fmt.Sprintf("%s %s/%s: %d/%d ready", strings.ToLower(w.Kind), w.Namespace, w.Name, ready, want)
+			return false, fmt.Sprintf("%s %s/%s: %d/%d ready", strings.ToLower(w.Kind), w.Namespace, w.Name, ready, want), nil
 		}
 	}
-	return true, ""
+	return true, "", nil
 }
