@@ -6,9 +6,17 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"golang.org/x/sys/unix"
+)
+
+const (
+	// doctorTimeout bounds all of doctor's checks.
+	doctorTimeout = time.Minute
+	// probeTimeout bounds the --privileged probe's start, and its removal.
+	probeTimeout = 20 * time.Second
 )
 
 // Finding is one preflight check's result.
@@ -23,6 +31,9 @@ type Finding struct {
 // whether --privileged is allowed (using image, if given), disk, inotify
 // limits and the default host ports.
 func (p *Provider) Doctor(ctx context.Context, image string) []Finding {
+	// Connect has seen the engine answer; a wedged one must not hang doctor.
+	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
+	defer cancel()
 	var out []Finding
 	add := func(check, level, detail, fix string) {
 		out = append(out, Finding{Check: check, Level: level, Detail: detail, Fix: fix})
@@ -58,6 +69,8 @@ func (p *Provider) Doctor(ctx context.Context, image string) []Finding {
 
 // Warnings returns the cheap findings that are not ok, for create to print.
 func (p *Provider) Warnings(ctx context.Context) []Finding {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
 	var out []Finding
 	for _, f := range inotifyFindings() {
 		if f.Level != "ok" {
@@ -72,15 +85,27 @@ func (p *Provider) Warnings(ctx context.Context) []Finding {
 	return out
 }
 
+// privilegedFinding starts a throwaway --privileged container: only the
+// start says whether the daemon may grant every capability.
 func (p *Provider) privilegedFinding(ctx context.Context, image string) Finding {
 	f := Finding{Check: "privileged"}
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
 	c, err := p.docker.ContainerCreate(ctx, &container.Config{Image: image, Entrypoint: []string{"/bin/true"}}, &container.HostConfig{Privileged: true}, nil, nil, "")
 	if err != nil {
 		f.Level, f.Detail = "warn", "could not test: "+err.Error()
 		return f
 	}
-	defer p.docker.ContainerRemove(context.WithoutCancel(ctx), c.ID, container.RemoveOptions{Force: true})
-	if err := p.docker.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
+	defer func() {
+		// Removed even when the probe timed out, within its own bound.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), probeTimeout)
+		defer cancel()
+		_ = p.docker.ContainerRemove(rctx, c.ID, container.RemoveOptions{Force: true})
+	}()
+	if err := p.docker.ContainerStart(ctx, c.ID, container.StartOptions{}); ctx.Err() != nil {
+		f.Level, f.Detail = "warn", fmt.Sprintf("could not test: Docker did not start a container within %s", probeTimeout)
+		return f
+	} else if err != nil {
 		f.Level, f.Detail = "ok", "--privileged refused ("+firstLine(err.Error())+"); skiff uses the explicit capability set instead"
 		return f
 	}

@@ -15,8 +15,18 @@ import (
 	"github.com/skiff-k8s/skiff/provision/pki"
 )
 
+const (
+	// readTimeout bounds reading one file out of the node.
+	readTimeout = 30 * time.Second
+	// diagnoseTimeout bounds a timeout's diagnosis: it runs after the
+	// caller's own deadline has passed, so it cannot share it.
+	diagnoseTimeout = 15 * time.Second
+)
+
 // readNodeFile reads one file from a node container, running or stopped.
 func (p *Provider) readNodeFile(ctx context.Context, name, file string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
 	rc, _, err := p.docker.CopyFromContainer(ctx, NodeName(name), file)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read %s from the node: %w", file, err)
@@ -53,6 +63,8 @@ func (p *Provider) nodeStatus(ctx context.Context, name string) (*node.Status, e
 // diagnose explains why a node is not ready: the agent's own error, the
 // components that are down, and the end of their logs.
 func (p *Provider) diagnose(ctx context.Context, name string) string {
+	ctx, cancel := context.WithTimeout(ctx, diagnoseTimeout)
+	defer cancel()
 	s, err := p.nodeStatus(ctx, name)
 	if err != nil {
 		return "\n(no status from the node agent: " + err.Error() + ")"

@@ -1,9 +1,11 @@
 package commands
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,7 +23,9 @@ func newDoctorCommand(s Streams, root *rootFlags) *cobra.Command {
 		RunE: withProvider(s, root, func(cmd *cobra.Command, p *provision.Provider, _ []string) error {
 			// Any node image can probe --privileged; prefer this skiff's own.
 			image, _ := defaultImage()
-			if list, err := images.List(cmd.Context(), p.Docker()); err == nil && len(list) > 0 && !slices.ContainsFunc(list, func(i images.Info) bool { return i.Ref == image }) {
+			lctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			defer cancel()
+			if list, err := images.List(lctx, p.Docker()); err == nil && len(list) > 0 && !slices.ContainsFunc(list, func(i images.Info) bool { return i.Ref == image }) {
 				image = list[0].Ref
 			}
 			findings := p.Doctor(cmd.Context(), image)
