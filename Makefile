@@ -9,8 +9,9 @@ build:
 image: build
 	hack/deps.sh && $(BIN) image build
 
+# Idempotent: starts the default cluster if it exists already.
 cluster: image
-	$(BIN) create
+	if $(BIN) status >/dev/null 2>&1; then $(BIN) start; else $(BIN) create; fi
 
 unit:
 	go test ./...
