@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -17,11 +18,13 @@ const (
 
 // lock takes "<path>.lock", created with O_CREATE|O_EXCL like client-go does,
 // retrying every lockRetry until timeout. The returned func releases it.
+// O_EXCL already refuses any existing name, a symlink included; O_NOFOLLOW
+// says so, since skiff may run as root in a user's directory.
 func lock(path string, timeout time.Duration) (unlock func() error, err error) {
 	name := path + ".lock"
 	deadline := time.Now().Add(timeout)
 	for {
-		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 		if err == nil {
 			if err := f.Close(); err != nil {
 				os.Remove(name)

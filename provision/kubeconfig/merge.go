@@ -3,7 +3,6 @@ package kubeconfig
 import (
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -15,7 +14,8 @@ import (
 // with exactly one context, and the cluster and user it references) in the
 // file at path and sets current-context to that context, leaving every other
 // entry untouched. It creates the file and its directory if missing and
-// writes atomically with mode 0600, holding the lock throughout.
+// writes atomically (mode 0600 for a new file, see save), holding the lock
+// throughout.
 func Merge(path string, cfg []byte) error {
 	src, err := clientcmd.Load(cfg)
 	if err != nil {
@@ -25,8 +25,8 @@ func Merge(path string, cfg []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("failed to create kubeconfig directory: %w", err)
+	if err := mkdirAll(filepath.Dir(path)); err != nil {
+		return err
 	}
 	return withLock(path, func() error {
 		dst, _, err := load(path)
