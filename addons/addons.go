@@ -90,7 +90,7 @@ func Requires(name string, v Values) error {
 	switch name {
 	case "registry":
 		if v.RegistryPort <= 0 || v.RegistryPort > 65535 {
-			return fmt.Errorf("addon registry: no valid registry port (got %d)", v.RegistryPort)
+			return fmt.Errorf("addon registry: the cluster has no registry port published on the host (it was created without the registry addon): recreate it with the registry enabled")
 		}
 	case "loadbalancer":
 		if _, _, err := net.ParseCIDR(v.LoadBalancerPool); err != nil {

@@ -72,6 +72,12 @@ func (p *Provider) Addons(ctx context.Context, name string) ([]AddonStatus, erro
 			if err != nil {
 				st.Detail = firstLine(err.Error())
 			}
+			// kubectl top answers only once the aggregated API does.
+			if a == "metrics" && st.Healthy {
+				if why := unavailableAPIService(ctx, cs, metricsAPIService); why != "" {
+					st.Healthy, st.Detail = false, why
+				}
+			}
 		}
 		out = append(out, st)
 	}
@@ -116,11 +122,12 @@ func (p *Provider) SetAddon(ctx context.Context, name, addon string, enable bool
 	})
 }
 
-// addonWorkloads lists the workloads of the addons the node config enables.
-func addonWorkloads(nc *node.Config) ([]addons.Workload, error) {
+// addonWorkloads lists the workloads of the addons the node config
+// enables, except those named in skip.
+func addonWorkloads(nc *node.Config, skip ...string) ([]addons.Workload, error) {
 	var out []addons.Workload
 	for _, a := range addons.Names() {
-		if !node.AddonEnabled(nc, a) {
+		if !node.AddonEnabled(nc, a) || slices.Contains(skip, a) {
 			continue
 		}
 		w, err := workloadsOf(nc, a)

@@ -44,8 +44,10 @@ type Config struct {
 	// when free, else a free one.
 	HTTPPort, HTTPSPort, RegistryPort int
 	// Addons to enable; nil means every default addon, empty means none.
-	Addons         []string
-	Wait           time.Duration
+	Addons []string
+	Wait   time.Duration
+	// WaitAll also waits for metrics-server (kubectl top), about 10 s more.
+	WaitAll        bool
 	Retain         bool
 	KubeconfigPath string
 }

@@ -63,7 +63,7 @@ func (p *Provider) waitReady(ctx context.Context, name string, cfg []byte) error
 	if err := p.waitAPIServer(ctx, cs, name); err != nil {
 		return err
 	}
-	return p.waitUsable(ctx, cs, name)
+	return p.waitUsable(ctx, cs, name, false)
 }
 
 // Kubeconfig returns the cluster's admin kubeconfig: for the host, or with

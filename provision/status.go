@@ -26,6 +26,9 @@ type Status struct {
 	Components []node.ComponentStatus `json:"components,omitempty"`
 	// ReadyAfter is seconds from the agent's start to each component ready.
 	ReadyAfter map[string]float64 `json:"readyAfterSeconds,omitempty"`
+	// Addons are the enabled addons and whether each serves yet (create
+	// returns before metrics-server can answer).
+	Addons []AddonStatus `json:"addons,omitempty"`
 }
 
 // Status reports a cluster's container, addresses, versions and the state
@@ -60,6 +63,13 @@ func (p *Provider) Status(ctx context.Context, name string) (*Status, error) {
 	if c.State.Running {
 		if st, err := p.nodeStatus(ctx, name); err == nil {
 			s.Agent, s.AgentError, s.NodeIP, s.Components, s.ReadyAfter = st.Phase, st.Error, st.NodeIP, st.Components, st.ReadyAfter
+		}
+		if list, err := p.Addons(ctx, name); err == nil {
+			for _, a := range list {
+				if a.Enabled {
+					s.Addons = append(s.Addons, a)
+				}
+			}
 		}
 	}
 	return s, nil

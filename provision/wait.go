@@ -74,7 +74,7 @@ func (r *createRun) waitNode(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return r.p.waitUsable(ctx, cs, r.cfg.Name)
+	return r.p.waitUsable(ctx, cs, r.cfg.Name, r.cfg.WaitAll)
 }
 
 // waitAPIServer waits for /readyz, and fails as soon as the node agent
@@ -109,17 +109,24 @@ func (p *Provider) nodeFailed(ctx context.Context, cluster string) error {
 	return nil
 }
 
-// waitUsable waits for what makes `kubectl apply` work right away: the node
-// agent done (components up, addons applied), the node Ready, every pod of
-// the enabled addons Ready, and the default ServiceAccount. Only what skiff
-// runs counts: a user's broken pod in kube-system does not hold it up.
-func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, cluster string) error {
+// waitUsable waits for what a user's work needs: the node agent done
+// (components up, addons applied), the node Ready, every pod of the enabled
+// addons Ready, and the default ServiceAccount. Only what skiff runs counts:
+// a user's broken pod in kube-system does not hold it up. metrics-server is
+// waited for only with all: it cannot answer before two scrapes, one
+// resolution (10 s) apart, and nothing but `kubectl top` and autoscalers
+// needs it.
+func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, cluster string, all bool) error {
 	nodeName := NodeName(cluster)
 	nc, err := p.nodeConfig(ctx, cluster)
 	if err != nil {
 		return err
 	}
-	workloads, err := addonWorkloads(nc)
+	var skip []string
+	if !all {
+		skip = []string{"metrics"}
+	}
+	workloads, err := addonWorkloads(nc, skip...)
 	if err != nil {
 		return err
 	}
@@ -158,7 +165,7 @@ func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, clu
 		if _, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {
 			return false, "ServiceAccount default/default not created yet", nil
 		}
-		if node.AddonEnabled(nc, "metrics") {
+		if all && node.AddonEnabled(nc, "metrics") {
 			if why := unavailableAPIService(ctx, cs, metricsAPIService); why != "" {
 				return false, why, nil
 			}
@@ -168,7 +175,7 @@ func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, clu
 }
 
 // metricsAPIService is the aggregated API the metrics addon serves; create
-// waits for it so that `kubectl top` works once create returns.
+// --wait-all waits for it so that `kubectl top` works once create returns.
 const metricsAPIService = "v1beta1.metrics.k8s.io"
 
 // unavailableAPIService says why the named aggregated API is not

@@ -22,7 +22,7 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 		httpPort, httpsPort, registry   int
 		addons                          []string
 		noAddons                        bool
-		retain                          bool
+		retain, waitAll                 bool
 	}
 	cmd := &cobra.Command{
 		Use:   "create",
@@ -46,7 +46,7 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 			if cmd.Flags().Changed("name") || cfg.Name == "" {
 				cfg.Name = flags.name
 			}
-			cfg.Image, cfg.Wait, cfg.Retain, cfg.KubeconfigPath = flags.image, flags.wait, flags.retain, flags.kubeconfig
+			cfg.Image, cfg.Wait, cfg.WaitAll, cfg.Retain, cfg.KubeconfigPath = flags.image, flags.wait, flags.waitAll, flags.retain, flags.kubeconfig
 			if flags.httpPort != 0 {
 				cfg.HTTPPort = flags.httpPort
 			}
@@ -101,6 +101,7 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 	f.StringVar(&flags.image, "image", "", "node image (default: the one this skiff builds)")
 	f.StringVar(&flags.kubeconfig, "kubeconfig", "", "kubeconfig file to update (default: $KUBECONFIG or ~/.kube/config)")
 	f.DurationVar(&flags.wait, "wait", 5*time.Minute, "how long to wait for the cluster to be usable")
+	f.BoolVar(&flags.waitAll, "wait-all", false, "also wait for metrics-server, so kubectl top answers at once (about 10 s more)")
 	f.BoolVar(&flags.retain, "retain", false, "keep the node after a failed create, for debugging")
 	f.StringSliceVar(&flags.addons, "addons", nil, "addons to enable (default: all of "+strings.Join(addons.Names(), ",")+")")
 	f.BoolVar(&flags.noAddons, "no-addons", false, "enable no addon")

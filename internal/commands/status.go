@@ -40,6 +40,13 @@ func newStatusCommand(s Streams, root *rootFlags) *cobra.Command {
 			if st.Agent != "" {
 				fmt.Fprintf(s.Out, "Agent:      %s %s\n", st.Agent, st.AgentError)
 			}
+			for _, a := range st.Addons {
+				state := "ready"
+				if !a.Healthy {
+					state = "starting: " + a.Detail
+				}
+				fmt.Fprintf(s.Out, "Addon:      %s %s (%s)\n", a.Name, a.Version, state)
+			}
 			if len(st.Components) > 0 {
 				w := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(w, "\nCOMPONENT\tRUNNING\tPID\tRESTARTS\tLAST EXIT")
