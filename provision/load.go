@@ -35,6 +35,10 @@ const (
 	// importIdle aborts an import that neither read input nor wrote output
 	// for this long; a large image may take longer than any fixed bound.
 	importIdle = 5 * time.Minute
+	// saveStart bounds how long `docker save` may take to start streaming.
+	saveStart = 10 * time.Minute
+	// inspectTimeout bounds one inspect call to Docker.
+	inspectTimeout = 30 * time.Second
 )
 
 // NodeImage is one image in the node's containerd, as the kubelet sees it.
@@ -75,7 +79,9 @@ func (p *Provider) LoadImages(ctx context.Context, cluster string, refs []string
 			continue
 		}
 		seen[name] = true
-		insp, err := p.docker.ImageInspect(ctx, arg)
+		ictx, cancel := context.WithTimeout(ctx, inspectTimeout)
+		insp, err := p.docker.ImageInspect(ictx, arg)
+		cancel()
 		if client.IsErrNotFound(err) {
 			missing = append(missing, arg)
 			continue
@@ -123,7 +129,19 @@ func (p *Provider) LoadImages(ctx context.Context, cluster string, refs []string
 	if len(save) == 0 {
 		return loaded, skipped, nil
 	}
-	rc, err := p.docker.ImageSave(ctx, save)
+	// The stream can only be bounded by its progress (the import's idle
+	// watchdog), but its start can: Docker exports everything before it
+	// answers, so the bound is generous.
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	started := time.AfterFunc(saveStart, cancel)
+	rc, err := p.docker.ImageSave(sctx, save)
+	if !started.Stop() {
+		if err == nil {
+			rc.Close()
+		}
+		err = fmt.Errorf("Docker did not start sending them within %s", saveStart)
+	}
 	if err != nil {
 		return loaded, skipped, fmt.Errorf("failed to save %s from Docker: %w", strings.Join(save, ", "), err)
 	}
@@ -294,6 +312,8 @@ func (p *Provider) Images(ctx context.Context, cluster string) ([]NodeImage, err
 
 // running checks that the cluster exists and its node runs: exec needs it.
 func (p *Provider) running(ctx context.Context, cluster string) error {
+	ctx, cancel := context.WithTimeout(ctx, inspectTimeout)
+	defer cancel()
 	c, err := p.node(ctx, cluster)
 	if err != nil {
 		return err

@@ -55,7 +55,9 @@ var exportPaths = []string{node.LogDir, "/var/log/pods", node.StatusFile, node.C
 // status, the container's inspect data and the node's state into dir.
 // Private keys and Secrets' data are redacted from everything it writes.
 func (p *Provider) ExportLogs(ctx context.Context, name, dir string) error {
-	c, err := p.node(ctx, name)
+	ictx, cancel := context.WithTimeout(ctx, exportCmdTimeout)
+	c, err := p.node(ictx, name)
+	cancel()
 	if err != nil {
 		return err
 	}
