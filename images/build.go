@@ -89,7 +89,7 @@ func (b *Builder) Build(ctx context.Context, m *Manifest) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Image: ref, LogPath: b.logPath}
-	base := baseRepository + ":" + m.Kubernetes.Default + "-" + m.BaseTag()
+	base := BaseImage(m)
 	if b.Force || !imageExists(ctx, b.Docker, base) {
 		if b.AgentOnly {
 			return res, fmt.Errorf("node image %s not found: build it with `skiff image build` (or `make image`), or load one with `skiff image load -i FILE`", ref)
@@ -221,6 +221,12 @@ func (b *Builder) output(ctx context.Context, dir string, env []string, name str
 	fmt.Fprintf(b.log, "+ %s %s\n", name, strings.Join(args, " "))
 	err := cmd.Run()
 	return out.Bytes(), err
+}
+
+// BaseImage returns the reference of manifest m's base image: everything
+// upstream, without the agent.
+func BaseImage(m *Manifest) string {
+	return baseRepository + ":" + m.Kubernetes.Default + "-" + m.BaseTag()
 }
 
 // NodeImage returns the reference of the node image for manifest m with the

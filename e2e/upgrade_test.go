@@ -1,0 +1,99 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skiff-k8s/skiff/images"
+)
+
+// olderSkiff is the commit of the previous round's last release: the skiff
+// whose clusters a newer skiff must still start and manage.
+const olderSkiff = "1aa1e26"
+
+// TestUpgradeFromOlderSkiff creates a cluster with an older skiff (built
+// from its commit, its agent installed on this tree's base image), then
+// manages it with the skiff under test: status, load, stop, start, delete.
+func TestUpgradeFromOlderSkiff(t *testing.T) {
+	e2e(t)
+	dir := t.TempDir()
+	old := buildOlderSkiff(t, dir, olderSkiff)
+	m, err := images.Resolved("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := "skiff-e2e/old-node:" + olderSkiff
+	agentOnBase(t, images.BaseImage(m), old, image)
+	t.Cleanup(func() { run(t, time.Minute, nil, "docker", "rmi", "-f", image) })
+
+	c := &cluster{t: t, name: "e2e-upgrade", kubeconfig: filepath.Join(dir, "kubeconfig")}
+	t.Cleanup(func() { c.skiff(2*time.Minute, "delete", "--name", c.name) })
+	if r := run(t, 6*time.Minute, c.env(), old, "create", "--name", c.name, "--image", image); r.code != 0 {
+		t.Fatalf("create with skiff %s:\n%s", olderSkiff, r)
+	}
+	c.kubectl("create", "configmap", "from-old", "--from-literal=made=by-"+olderSkiff)
+
+	st := status(c)
+	if st.APIServer == "" || len(st.Components) == 0 {
+		t.Fatalf("status of the older cluster lacks its API server or components: %+v", st)
+	}
+	c.mustSkiff(3*time.Minute, "load", "archive", helloArchive(t), "--name", c.name)
+	c.mustSkiff(2*time.Minute, "stop", "--name", c.name)
+	c.mustSkiff(5*time.Minute, "start", "--name", c.name)
+	if got := c.kubectl("get", "configmap", "from-old", "-o", "jsonpath={.data.made}"); got != "by-"+olderSkiff {
+		t.Errorf("ConfigMap after start with the newer skiff: %q", got)
+	}
+	if out := runPod(c, "after-upgrade", "lookup", "kubernetes.default.svc.cluster.local"); !strings.Contains(out, "10.96.0.1") {
+		t.Errorf("a pod on the older cluster after start answered %q", out)
+	}
+	c.mustSkiff(2*time.Minute, "delete", "--name", c.name)
+	assertGone(t, c.name, c.kubeconfig)
+}
+
+// buildOlderSkiff builds skiff at commit from this repository's history.
+func buildOlderSkiff(t *testing.T, dir, commit string) string {
+	t.Helper()
+	src := filepath.Join(dir, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	archive := exec.CommandContext(ctx, "sh", "-c", "git -C .. archive "+commit+" | tar -x -C "+src)
+	if out, err := archive.CombinedOutput(); err != nil {
+		t.Fatalf("extract skiff %s (needs the repository's history, not a shallow clone): %v\n%s", commit, err, out)
+	}
+	bin := filepath.Join(dir, "skiff-"+commit)
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/skiff")
+	build.Dir = src
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	start := time.Now()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build skiff %s: %v\n%s", commit, err, out)
+	}
+	t.Logf("built skiff %s in %s", commit, time.Since(start).Round(100*time.Millisecond))
+	return bin
+}
+
+// agentOnBase makes image: base with agent as its node agent, the way
+// `skiff image build` adds its agent layer.
+func agentOnBase(t *testing.T, base, agent, image string) {
+	t.Helper()
+	r := run(t, time.Minute, nil, "docker", "create", "--entrypoint", "/bin/true", base)
+	if r.code != 0 {
+		t.Fatalf("base image %s missing (run make image):\n%s", base, r)
+	}
+	id := strings.TrimSpace(r.stdout)
+	defer run(t, time.Minute, nil, "docker", "rm", "-f", id)
+	if r := run(t, time.Minute, nil, "docker", "cp", agent, id+":/usr/local/bin/skiff-node"); r.code != 0 {
+		t.Fatalf("copy agent:\n%s", r)
+	}
+	if r := run(t, time.Minute, nil, "docker", "commit", "--change", `ENTRYPOINT ["/usr/local/bin/skiff-node"]`, "--change", "CMD []", "--change", "LABEL dev.skiff.node=true", id, image); r.code != 0 {
+		t.Fatalf("commit %s:\n%s", image, r)
+	}
+}
