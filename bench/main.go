@@ -1,7 +1,10 @@
-// Command bench measures where skiff's seconds and MiB go: create (and each
-// of its steps), the floor no launcher on these parts can beat, delete, stop,
-// start, idle memory, image size and the first pod. It prints a table and
-// writes the same figures as JSON. Run it with `make bench`.
+// Command bench measures what skiff's users feel and where its seconds and
+// MiB go: time to a working app (create, the test app Running, its Service
+// name answering), create's CPU, the metrics API, the first create from a
+// new node image, the floor no launcher on these parts can beat, stop,
+// start, delete, and the idle node's CPU and memory. It prints a table and
+// writes the figures as JSON (keys in report.go) and as the README's
+// markdown table. Run it with `make bench`.
 package main
 
 import (
@@ -9,46 +12,51 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"slices"
-	"sort"
+	"runtime"
+	"strings"
 	"time"
 
+	"github.com/docker/docker/client"
+
+	"github.com/skiff-k8s/skiff/e2e/testapp"
 	"github.com/skiff-k8s/skiff/images"
 	"github.com/skiff-k8s/skiff/internal/cli"
 	"github.com/skiff-k8s/skiff/internal/engine"
 	"github.com/skiff-k8s/skiff/provision"
 )
 
+type options struct {
+	rounds       int
+	out, md      string
+	skiff        string
+	idle         time.Duration
+	kubeconfig   string
+	roundTimeout time.Duration
+}
+
 func main() {
-	rounds := flag.Int("rounds", 3, "rounds of create/stop/start/delete")
-	out := flag.String("out", "bench/out/latest.json", "JSON output file")
-	skiff := flag.String("skiff", "bin/skiff", "skiff binary whose node image to measure")
-	idle := flag.Duration("idle", 60*time.Second, "time after create at which idle memory is measured")
+	var o options
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds of create/idle/stop/start/delete/floor")
+	flag.StringVar(&o.out, "out", "bench/out/latest.json", "JSON output file")
+	flag.StringVar(&o.md, "md", "bench/out/latest.md", "markdown output file (the README's table)")
+	flag.StringVar(&o.skiff, "skiff", "bin/skiff", "skiff binary whose node image to measure")
+	flag.DurationVar(&o.idle, "idle", 60*time.Second, "idle window after create over which idle CPU is measured, and at whose end memory is")
 	flag.Parse()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(*rounds)*10*time.Minute)
+	o.kubeconfig = filepath.Join(os.TempDir(), "skiff-bench-kubeconfig")
+	// A round is about 2 minutes plus the idle window; the first create and
+	// the test app's build come once.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(o.rounds+1)*(10*time.Minute+o.idle))
 	defer cancel()
-	if err := bench(ctx, *rounds, *out, *skiff, *idle); err != nil {
+	if err := bench(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "ERROR:", err)
 		os.Exit(1)
 	}
 }
 
-// series collects one metric over rounds.
-type series []float64
-
-func (s series) summary() map[string]float64 {
-	if len(s) == 0 {
-		return nil
-	}
-	v := append(series{}, s...)
-	sort.Float64s(v)
-	return map[string]float64{"min": v[0], "median": v[len(v)/2], "max": v[len(v)-1]}
-}
-
-func bench(ctx context.Context, rounds int, out, skiff string, idle time.Duration) error {
+func bench(ctx context.Context, o options) error {
 	docker, err := engine.Connect(ctx)
 	if err != nil {
 		return err
@@ -58,90 +66,136 @@ func bench(ctx context.Context, rounds int, out, skiff string, idle time.Duratio
 	if err != nil {
 		return err
 	}
-	image, err := images.NodeImage(m, skiff)
+	nodeImage, err := images.NodeImage(m, o.skiff)
 	if err != nil {
 		return err
 	}
-	insp, err := docker.ImageInspect(ctx, image)
+	insp, err := docker.ImageInspect(ctx, nodeImage)
 	if err != nil {
-		return fmt.Errorf("node image %s missing: run `make image`: %w", image, err)
+		return fmt.Errorf("node image %s missing: run `make image`: %w", nodeImage, err)
 	}
-	p := provision.NewProvider(docker, cli.NewStatus(os.Stderr), nil)
-	metrics := map[string]series{}
-	add := func(k string, v float64) { metrics[k] = append(metrics[k], v) }
-	var memory *memoryReport
-	for i := 0; i < rounds; i++ {
-		name := fmt.Sprintf("bench-%d", i)
-		_, _ = p.Delete(ctx, name, kubeconfigPath())
-		r, err := createRound(ctx, p, image, name)
-		if err != nil {
+	work, err := os.MkdirTemp("", "skiff-bench-")
+	if err != nil {
+		return fmt.Errorf("work directory: %w", err)
+	}
+	defer os.RemoveAll(work)
+	app, err := testapp.BuildImage(ctx, work, appRef, "")
+	if err != nil {
+		return fmt.Errorf("test app: %w", err)
+	}
+	e := &benchEnv{
+		p:          provision.NewProvider(docker, cli.NewStatus(os.Stderr), nil),
+		image:      nodeImage,
+		app:        app,
+		kubeconfig: o.kubeconfig,
+		idle:       o.idle,
+	}
+	res := newResults()
+	first, privileged, err := firstCreate(ctx, e, m, o.skiff, work)
+	if err != nil {
+		return fmt.Errorf("first create: %w", err)
+	}
+	res.add("first_create_s", first)
+	for i := range o.rounds {
+		if err := round(ctx, e, fmt.Sprintf("bench-%d", i), res); err != nil {
 			return fmt.Errorf("round %d: %w", i, err)
 		}
-		for k, v := range r {
-			add(k, v)
-		}
-		if i == 0 {
-			if memory, err = measureMemory(ctx, p, name, idle); err != nil {
-				return err
-			}
-		}
-		t := time.Now()
-		if err := p.Stop(ctx, name); err != nil {
-			return err
-		}
-		add("stop_s", time.Since(t).Seconds())
-		t = time.Now()
-		if err := p.Start(ctx, name, kubeconfigPath(), 5*time.Minute); err != nil {
-			return err
-		}
-		add("start_s", time.Since(t).Seconds())
-		t = time.Now()
-		if _, err := p.Delete(ctx, name, kubeconfigPath()); err != nil {
-			return err
-		}
-		add("delete_s", time.Since(t).Seconds())
-		fl, err := measureFloor(ctx, docker, image)
-		if err != nil {
-			return fmt.Errorf("floor: %w", err)
-		}
-		for k, v := range fl {
-			add(k, v)
-		}
-		add("create_over_floor", metrics["create_s"][i]/metrics["floor_s"][i])
 	}
-	report := map[string]any{
-		"machine":   machine(ctx, docker),
-		"image":     image,
-		"rounds":    rounds,
-		"image_mib": float64(insp.Size) / (1 << 20),
-		"idle_mib":  memory,
+	mach := machine(ctx, docker)
+	mach.Privileged = privileged
+	rep := &report{
+		Date:     time.Now(),
+		Commit:   commit(ctx),
+		Machine:  mach,
+		Image:    nodeImage,
+		Rounds:   o.rounds,
+		Idle:     o.idle,
+		ImageMiB: float64(insp.Size) / (1 << 20),
+		Results:  res,
 	}
-	keys := make([]string, 0, len(metrics))
-	for k := range metrics {
-		keys = append(keys, k)
-		report[k] = metrics[k].summary()
+	fmt.Print(rep.text())
+	data, err := json.MarshalIndent(rep.json(), "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode report: %w", err)
 	}
-	sort.Strings(keys)
-	fmt.Printf("\n%-44s %8s %8s %8s\n", "metric", "min", "median", "max")
-	for _, k := range keys {
-		s := metrics[k].summary()
-		fmt.Printf("%-44s %8.2f %8.2f %8.2f\n", k, s["min"], s["median"], s["max"])
-	}
-	fmt.Printf("%-44s %8.0f\n", "image_mib", report["image_mib"])
-	if memory != nil {
-		fmt.Printf("%-44s %8.0f\n", "idle_mib (node working set)", memory.WorkingSet)
-		for _, c := range slices.Sorted(maps.Keys(memory.RSS)) {
-			fmt.Printf("  %-42s %8.0f\n", "rss_mib "+c, memory.RSS[c])
+	for path, content := range map[string][]byte{o.out: append(data, '\n'), o.md: []byte(rep.markdown())} {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
 		}
+		if err := os.WriteFile(path, content, 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		fmt.Printf("wrote %s\n", path)
 	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return err
-	}
-	data, _ := json.MarshalIndent(report, "", "  ")
-	fmt.Printf("\nwrote %s\n", out)
-	return os.WriteFile(out, data, 0o644)
+	return nil
 }
 
-func kubeconfigPath() string {
-	return filepath.Join(os.TempDir(), "skiff-bench-kubeconfig")
+// round is create and what users feel (userRound), then stop, start,
+// delete and the floor. A failed round deletes its cluster.
+func round(ctx context.Context, e *benchEnv, name string, r *results) (err error) {
+	if err := deleteCluster(ctx, e, name); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = deleteCluster(ctx, e, name)
+		}
+	}()
+	if err := userRound(ctx, e, name, r); err != nil {
+		return err
+	}
+	t := time.Now()
+	if err := e.p.Stop(ctx, name); err != nil {
+		return fmt.Errorf("stop: %w", err)
+	}
+	r.add("stop_s", time.Since(t).Seconds())
+	t = time.Now()
+	if err := e.p.Start(ctx, name, e.kubeconfig, 5*time.Minute); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	r.add("start_s", time.Since(t).Seconds())
+	t = time.Now()
+	if _, err := e.p.Delete(ctx, name, e.kubeconfig); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	r.add("delete_s", time.Since(t).Seconds())
+	fl, err := measureFloor(ctx, e.p.Docker(), e.image)
+	if err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	for k, v := range fl {
+		r.add(k, v)
+	}
+	r.add("create_over_floor", r.last("create_s")/r.last("floor_s"))
+	r.add("time_to_k8s_over_floor", r.last("time_to_k8s_s")/r.last("floor_s"))
+	return nil
+}
+
+// machine describes the engine's host. Privileged is filled in from create.
+func machine(ctx context.Context, docker *client.Client) machineInfo {
+	host, _ := os.Hostname()
+	m := machineInfo{Host: host, CPUs: runtime.NumCPU()}
+	if info, err := docker.Info(ctx); err == nil {
+		m.Docker, m.Cgroup, m.Kernel, m.OS = info.ServerVersion, info.CgroupVersion, info.KernelVersion, info.OperatingSystem
+		m.MemoryGiB = (info.MemTotal + 1<<29) >> 30
+		if info.NCPU > 0 {
+			m.CPUs = info.NCPU // the engine's (Docker Desktop: its VM's)
+		}
+	}
+	return m
+}
+
+// commit is the checkout's short commit, "-dirty" if it has changes.
+func commit(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	head, err := exec.CommandContext(ctx, "git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	c := strings.TrimSpace(string(head))
+	if st, err := exec.CommandContext(ctx, "git", "status", "--porcelain").Output(); err != nil || len(st) > 0 {
+		c += "-dirty"
+	}
+	return c
 }

@@ -1,18 +1,25 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
-	"runtime"
+	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/docker/docker/client"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -20,180 +27,432 @@ import (
 	"github.com/skiff-k8s/skiff/provision"
 )
 
-// createRound creates a cluster and returns create_s, each create step,
-// each component's and addon's ready time (from the node's start), and
-// first_pod_s.
-func createRound(ctx context.Context, p *provision.Provider, image, name string) (map[string]float64, error) {
-	cfg := &provision.Config{Name: name, Image: image, KubeconfigPath: kubeconfigPath()}
+const (
+	// appName names the test app's Deployment and Service.
+	appName = "bench-app"
+	// appRef is the test app image, built from e2e/testapp.
+	appRef = "skiff.test/hello:v1"
+	// podWait bounds the wait for a new pod to run.
+	podWait = 2 * time.Minute
+	// answerWait bounds how long the app's Service name may take to answer.
+	answerWait = time.Minute
+	// metricsWait bounds the wait for the metrics API, from create's start.
+	metricsWait = 3 * time.Minute
+	// poll is how often a condition is polled.
+	poll = 50 * time.Millisecond
+)
+
+// benchEnv is what every round shares.
+type benchEnv struct {
+	p          *provision.Provider
+	image      string
+	app        string // the test app's image archive
+	kubeconfig string
+	idle       time.Duration
+}
+
+// userRound creates cluster name and measures what a user feels, in the
+// three parts of minikube's time-to-k8s benchmark so skiff's figures sit
+// next to its peers': the create command, then the test app (loaded, as a
+// user's own image must be, and deployed) until its pod runs, then its
+// Service name answering from a pod. Then it measures create's CPU, the
+// metrics API, a second Deployment's pod, create's breakdown and the idle
+// node's CPU and memory.
+func userRound(ctx context.Context, e *benchEnv, name string, r *results) error {
+	docker := e.p.Docker()
+	node := provision.NodeName(name)
+	cli0, err := processCPU()
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	created, err := p.Create(ctx, cfg)
+	created, err := e.p.Create(ctx, &provision.Config{Name: name, Image: e.image, KubeconfigPath: e.kubeconfig})
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("create: %w", err)
 	}
-	r := map[string]float64{"create_s": time.Since(start).Seconds()}
-	for _, s := range created.Steps {
-		r["create step: "+s.Name] = s.Seconds
-	}
-	st, err := p.Status(ctx, name)
+	createS := time.Since(start).Seconds()
+	cli1, err := processCPU()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	for c, v := range st.ReadyAfter {
-		r["node ready: "+c] = v
-	}
-	cs, err := clientset(ctx, p, name)
+	// The node container did nothing before create started it, so its
+	// total so far is create's share.
+	atCreate, err := nodeStats(ctx, docker, node)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	insp, err := p.Docker().ContainerInspect(ctx, provision.NodeName(name))
+	r.add("create_s", createS)
+	r.add("time_to_k8s_create_s", createS)
+	r.add("create_cpu_s", (cli1 - cli0 + atCreate.cpu).Seconds())
+
+	cs, err := clientset(ctx, e.p, name)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	started, _ := time.Parse(time.RFC3339Nano, insp.State.StartedAt)
-	n, err := cs.CoreV1().Nodes().Get(ctx, provision.NodeName(name), metav1.GetOptions{})
+	mctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	metricsc := make(chan error, 1)
+	var metricsS float64
+	go func() {
+		var err error
+		metricsS, err = metricsReady(mctx, cs, start)
+		metricsc <- err
+	}()
+
+	t := time.Now()
+	pod, err := deployApp(ctx, e, name, cs)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("test app: %w", err)
 	}
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-			r["node Ready (condition)"] = c.LastTransitionTime.Sub(started).Seconds()
-		}
+	appS := time.Since(t).Seconds()
+	t = time.Now()
+	if err := serviceAnswers(ctx, e.kubeconfig, created.Context, pod); err != nil {
+		return err
 	}
-	for _, ns := range []string{"kube-system", "local-path-storage", "metallb-system"} {
-		deps, err := cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range deps.Items {
-			for _, c := range d.Status.Conditions {
-				if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {
-					r["addon ready: "+ns+"/"+d.Name] = c.LastTransitionTime.Sub(started).Seconds()
-				}
-			}
-		}
-	}
+	dnsS := time.Since(t).Seconds()
+	r.add("time_to_k8s_app_s", appS)
+	r.add("time_to_k8s_dns_s", dnsS)
+	r.add("time_to_k8s_s", createS+appS+dnsS)
+
 	fp, err := firstPod(ctx, cs)
 	if err != nil {
-		return nil, fmt.Errorf("first pod: %w", err)
+		return fmt.Errorf("first pod: %w", err)
 	}
-	r["first_pod_s"] = fp
-	return r, nil
+	r.add("first_pod_s", fp)
+	if err := <-metricsc; err != nil {
+		return fmt.Errorf("metrics API: %w", err)
+	}
+	r.add("metrics_ready_s", metricsS)
+	if err := breakdown(ctx, e.p, cs, name, created, r); err != nil {
+		return err
+	}
+	return measureIdle(ctx, e, name, r)
 }
 
 func clientset(ctx context.Context, p *provision.Provider, name string) (*kubernetes.Clientset, error) {
 	cfg, err := p.Kubeconfig(ctx, name, false)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("kubeconfig of %s: %w", name, err)
 	}
 	rc, err := clientcmd.RESTConfigFromKubeConfig(cfg)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("kubeconfig of %s: %w", name, err)
 	}
 	return kubernetes.NewForConfig(rc)
 }
 
-// firstPod times a new Deployment's pod from creation to Running.
-func firstPod(ctx context.Context, cs *kubernetes.Clientset) (float64, error) {
+// processCPU is the user and system CPU time of this process and its
+// waited-for children: the CLI's share of create, which the bench runs
+// in-process.
+func processCPU() (time.Duration, error) {
+	var total time.Duration
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(who, &ru); err != nil {
+			return 0, fmt.Errorf("getrusage: %w", err)
+		}
+		total += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return total, nil
+}
+
+// sample is one reading of the node container's cgroup.
+type sample struct {
+	read       time.Time
+	cpu        time.Duration // total CPU time since the container started
+	workingSet float64       // MiB
+}
+
+// nodeStats reads the node container's CPU and memory through Docker's
+// stats API: it reads cgroup v1 (cpuacct.usage) and v2 (cpu.stat) alike,
+// both count the pods in the node's cgroup, and it works where the host's
+// cgroups are out of reach (Docker Desktop's VM).
+func nodeStats(ctx context.Context, docker *client.Client, id string) (sample, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	stats, err := docker.ContainerStatsOneShot(ctx, id)
+	if err != nil {
+		return sample{}, fmt.Errorf("stats of %s: %w", id, err)
+	}
+	defer stats.Body.Close()
+	s, err := parseStats(stats.Body)
+	if err != nil {
+		return sample{}, fmt.Errorf("stats of %s: %w", id, err)
+	}
+	return s, nil
+}
+
+// parseStats decodes a Docker stats response. The working set is usage
+// minus inactive file cache, as the kubelet and `docker stats` count it:
+// total_inactive_file on cgroup v1, inactive_file on v2.
+func parseStats(r io.Reader) (sample, error) {
+	var s struct {
+		Read     time.Time `json:"read"`
+		CPUStats struct {
+			CPUUsage struct {
+				TotalUsage uint64 `json:"total_usage"` // ns
+			} `json:"cpu_usage"`
+		} `json:"cpu_stats"`
+		MemoryStats struct {
+			Usage uint64            `json:"usage"`
+			Stats map[string]uint64 `json:"stats"`
+		} `json:"memory_stats"`
+	}
+	if err := json.NewDecoder(r).Decode(&s); err != nil {
+		return sample{}, err
+	}
+	if s.Read.IsZero() || s.CPUStats.CPUUsage.TotalUsage == 0 {
+		return sample{}, errors.New("no CPU figures: is the container running?")
+	}
+	inactive, ok := s.MemoryStats.Stats["total_inactive_file"]
+	if !ok {
+		inactive = s.MemoryStats.Stats["inactive_file"]
+	}
+	ws := s.MemoryStats.Usage - min(inactive, s.MemoryStats.Usage)
+	return sample{read: s.Read, cpu: time.Duration(s.CPUStats.CPUUsage.TotalUsage), workingSet: float64(ws) / (1 << 20)}, nil
+}
+
+// deployApp loads the test app into the cluster, applies a Deployment and
+// a Service in front of it, and returns the name of its pod once Running.
+func deployApp(ctx context.Context, e *benchEnv, cluster string, cs *kubernetes.Clientset) (string, error) {
+	if _, _, err := e.p.LoadArchives(ctx, cluster, []string{e.app}, nil); err != nil {
+		return "", fmt.Errorf("load %s: %w", e.app, err)
+	}
+	labels := map[string]string{"app": appName}
+	if _, err := cs.AppsV1().Deployments("default").Create(ctx, deployment(appName, appRef, labels), metav1.CreateOptions{}); err != nil {
+		return "", fmt.Errorf("create Deployment %s: %w", appName, err)
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: appName},
+		Spec: corev1.ServiceSpec{
+			Selector: labels,
+			Ports:    []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
+		},
+	}
+	if _, err := cs.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		return "", fmt.Errorf("create Service %s: %w", appName, err)
+	}
+	return waitRunning(ctx, cs, "app="+appName)
+}
+
+// deployment is one replica of image, which is already in the node.
+func deployment(name, image string, labels map[string]string) *appsv1.Deployment {
 	one := int32(1)
-	labels := map[string]string{"app": "first"}
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "first"},
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &one,
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{
-					Name: "pause", Image: "registry.k8s.io/pause:3.10.2", ImagePullPolicy: corev1.PullNever,
+					Name: "app", Image: image, ImagePullPolicy: corev1.PullNever,
 				}}},
 			},
 		},
 	}
-	start := time.Now()
-	if _, err := cs.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{}); err != nil {
-		return 0, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+}
+
+// waitRunning returns the name of the first pod matching selector in the
+// default namespace to reach Running.
+func waitRunning(ctx context.Context, cs *kubernetes.Clientset, selector string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, podWait)
 	defer cancel()
 	for {
-		pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=first"})
+		pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: selector})
 		if err == nil {
 			for _, p := range pods.Items {
 				if p.Status.Phase == corev1.PodRunning {
-					return time.Since(start).Seconds(), nil
+					return p.Name, nil
 				}
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+			return "", fmt.Errorf("no pod %s Running within %s: %w", selector, podWait, ctx.Err())
+		case <-time.After(poll):
 		}
 	}
 }
 
-// memoryReport is the node's memory once idle.
-type memoryReport struct {
-	WorkingSet float64            `json:"working_set_mib"`
-	RSS        map[string]float64 `json:"rss_mib"`
+// serviceAnswers runs `hello get http://bench-app/` in the app's pod, as a
+// user's `kubectl exec` would, until the Service name resolves and the app
+// answers through it; hello itself retries every 200 ms.
+func serviceAnswers(ctx context.Context, kubeconfig, kubeContext, pod string) error {
+	ctx, cancel := context.WithTimeout(ctx, answerWait+30*time.Second)
+	defer cancel()
+	url := "http://" + appName + "/"
+	cmd := exec.CommandContext(ctx, "kubectl", "--kubeconfig", kubeconfig, "--context", kubeContext,
+		"exec", pod, "-c", "app", "--", "/hello", "get", url, "1", "0", "1", answerWait.String())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s from pod %s: %w: %s", url, pod, err, bytes.TrimSpace(out))
+	}
+	if !bytes.Contains(out, []byte("hello from")) {
+		return fmt.Errorf("%s from pod %s answered %q", url, pod, bytes.TrimSpace(out))
+	}
+	return nil
 }
 
-// measureMemory waits until idle after create and reads the node
-// container's working set (usage minus inactive file cache, as kubelet and
-// `docker stats` count it) and each component's RSS.
-func measureMemory(ctx context.Context, p *provision.Provider, name string, idle time.Duration) (*memoryReport, error) {
-	insp, err := p.Docker().ContainerInspect(ctx, provision.NodeName(name))
-	if err != nil {
-		return nil, err
+// firstPod times a new Deployment's pod from creation to Running.
+func firstPod(ctx context.Context, cs *kubernetes.Clientset) (float64, error) {
+	d := deployment("first", "registry.k8s.io/pause:3.10.2", map[string]string{"app": "first"})
+	start := time.Now()
+	if _, err := cs.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		return 0, fmt.Errorf("create Deployment first: %w", err)
 	}
-	started, _ := time.Parse(time.RFC3339Nano, insp.State.StartedAt)
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-time.After(time.Until(started.Add(idle))):
+	if _, err := waitRunning(ctx, cs, "app=first"); err != nil {
+		return 0, err
 	}
-	stats, err := p.Docker().ContainerStatsOneShot(ctx, provision.NodeName(name))
-	if err != nil {
-		return nil, err
+	return time.Since(start).Seconds(), nil
+}
+
+// metricsReady polls the metrics API for pods, as `kubectl top pods -A`
+// does, and returns the seconds from start until it lists one.
+func metricsReady(ctx context.Context, cs *kubernetes.Clientset, start time.Time) (float64, error) {
+	ctx, cancel := context.WithDeadline(ctx, start.Add(metricsWait))
+	defer cancel()
+	var last error
+	for {
+		rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+		raw, err := cs.Discovery().RESTClient().Get().AbsPath("/apis/metrics.k8s.io/v1beta1/pods").DoRaw(rctx)
+		rcancel()
+		if err == nil {
+			if err = podMetrics(raw); err == nil {
+				return time.Since(start).Seconds(), nil
+			}
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("no pod metrics within %s of create's start: %w", metricsWait, last)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	defer stats.Body.Close()
-	var s struct {
-		MemoryStats struct {
-			Usage uint64            `json:"usage"`
-			Stats map[string]uint64 `json:"stats"`
-		} `json:"memory_stats"`
+}
+
+// podMetrics says whether a PodMetricsList has data: kubectl top refuses
+// an empty one ("metrics not available yet").
+func podMetrics(raw []byte) error {
+	var l struct {
+		Items []struct {
+			Containers []json.RawMessage `json:"containers"`
+		} `json:"items"`
 	}
-	if err := jsonDecode(stats.Body, &s); err != nil {
-		return nil, err
+	if err := json.Unmarshal(raw, &l); err != nil {
+		return fmt.Errorf("decode PodMetricsList: %w", err)
 	}
-	inactive := s.MemoryStats.Stats["total_inactive_file"]
-	if v, ok := s.MemoryStats.Stats["inactive_file"]; ok && inactive == 0 {
-		inactive = v
+	for _, it := range l.Items {
+		if len(it.Containers) > 0 {
+			return nil
+		}
 	}
-	rep := &memoryReport{WorkingSet: float64(s.MemoryStats.Usage-inactive) / (1 << 20), RSS: map[string]float64{}}
+	return errors.New("metrics not available yet")
+}
+
+// breakdown records each create step, each component's and addon's ready
+// time (from the node's start) and the node's Ready condition.
+func breakdown(ctx context.Context, p *provision.Provider, cs *kubernetes.Clientset, name string, created *provision.Created, r *results) error {
+	add := func(k string, v float64) { r.breakdown[k] = append(r.breakdown[k], v) }
+	for _, s := range created.Steps {
+		add("create step: "+s.Name, s.Seconds)
+	}
 	st, err := p.Status(ctx, name)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("status of %s: %w", name, err)
 	}
-	for _, c := range st.Components {
-		out, err := engine.Output(ctx, p.Docker(), provision.NodeName(name), "grep", "VmRSS", "/proc/"+strconv.Itoa(c.PID)+"/status")
+	for c, v := range st.ReadyAfter {
+		add("node ready: "+c, v)
+	}
+	insp, err := p.Docker().ContainerInspect(ctx, provision.NodeName(name))
+	if err != nil {
+		return fmt.Errorf("inspect node of %s: %w", name, err)
+	}
+	started, err := time.Parse(time.RFC3339Nano, insp.State.StartedAt)
+	if err != nil {
+		return fmt.Errorf("node start time %q: %w", insp.State.StartedAt, err)
+	}
+	n, err := cs.CoreV1().Nodes().Get(ctx, provision.NodeName(name), metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("get node: %w", err)
+	}
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+			add("node Ready (condition)", c.LastTransitionTime.Sub(started).Seconds())
+		}
+	}
+	for _, ns := range []string{"kube-system", "local-path-storage", "metallb-system"} {
+		deps, err := cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
-			continue
+			return fmt.Errorf("list Deployments in %s: %w", ns, err)
 		}
-		f := strings.Fields(string(out))
-		if len(f) >= 2 {
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			rep.RSS[c.Name] = kb / 1024
+		for _, d := range deps.Items {
+			for _, c := range d.Status.Conditions {
+				if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {
+					add("addon ready: "+ns+"/"+d.Name, c.LastTransitionTime.Sub(started).Seconds())
+				}
+			}
 		}
 	}
-	return rep, nil
+	return nil
 }
 
-func machine(ctx context.Context, docker *client.Client) map[string]any {
-	host, _ := os.Hostname()
-	m := map[string]any{"host": host, "cpus": runtime.NumCPU(), "date": time.Now().Format(time.RFC3339)}
-	if info, err := docker.Info(ctx); err == nil {
-		m["docker"], m["cgroup"], m["kernel"], m["memory_gib"] = info.ServerVersion, info.CgroupVersion, info.KernelVersion, info.MemTotal>>30
+// measureIdle leaves the cluster (with the test app and the pause pod
+// running) alone for the idle window, then records the node container's
+// CPU over it as % of one core, its working set and each component's RSS.
+func measureIdle(ctx context.Context, e *benchEnv, name string, r *results) error {
+	docker, node := e.p.Docker(), provision.NodeName(name)
+	before, err := nodeStats(ctx, docker, node)
+	if err != nil {
+		return err
 	}
-	return m
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(e.idle):
+	}
+	after, err := nodeStats(ctx, docker, node)
+	if err != nil {
+		return err
+	}
+	r.add("idle_cpu_pct", cpuPercent(before, after))
+	r.idleMiB = append(r.idleMiB, after.workingSet)
+	st, err := e.p.Status(ctx, name)
+	if err != nil {
+		return fmt.Errorf("status of %s: %w", name, err)
+	}
+	for _, c := range st.Components {
+		// A component not running has no share (status is written every 2 s).
+		if !c.Running || c.PID <= 0 {
+			continue
+		}
+		out, err := engine.Output(ctx, docker, node, "grep", "VmRSS", "/proc/"+strconv.Itoa(c.PID)+"/status")
+		kb, perr := parseVmRSS(string(out))
+		if err = cmp.Or(err, perr); err != nil {
+			// It restarted since the status was written: one share missing
+			// is no reason to lose the run.
+			fmt.Fprintf(os.Stderr, "warning: no RSS for %s: %v\n", c.Name, err)
+			continue
+		}
+		r.rss[c.Name] = append(r.rss[c.Name], kb/1024)
+	}
+	return nil
+}
+
+// cpuPercent is the CPU used between two samples as % of one core.
+func cpuPercent(before, after sample) float64 {
+	wall := after.read.Sub(before.read)
+	if wall <= 0 {
+		return 0
+	}
+	return 100 * float64(after.cpu-before.cpu) / float64(wall)
+}
+
+// parseVmRSS reads the kB of a "VmRSS:  1234 kB" line.
+func parseVmRSS(line string) (float64, error) {
+	f := strings.Fields(line)
+	if len(f) < 2 || f[0] != "VmRSS:" {
+		return 0, fmt.Errorf("unexpected %q", strings.TrimSpace(line))
+	}
+	return strconv.ParseFloat(f[1], 64)
 }
