@@ -23,27 +23,30 @@ const agentBuildWait = 5 * time.Minute
 // which pays what later creates from the same image don't. A copy of skiff
 // with bytes appended runs the same but hashes differently, so `COPY image
 // build` puts a brand-new node image on the existing base in about a
-// second. The cluster and that image are removed afterwards. It returns
-// create's seconds and whether the node ran privileged.
-func firstCreate(ctx context.Context, e *benchEnv, m *images.Manifest, skiff, work string) (float64, bool, error) {
+// second. The cluster and that image are removed afterwards. It records
+// first_create_s and the image build's seconds, and returns whether the
+// node ran privileged.
+func firstCreate(ctx context.Context, e *benchEnv, m *images.Manifest, skiff, work string, r *results) (bool, error) {
 	docker := e.p.Docker()
 	// Without the base, image build would spend half an hour compiling.
 	if base := images.BaseImage(m); !exists(ctx, e, base) {
-		return 0, false, fmt.Errorf("base image %s missing: run `make image`", base)
+		return false, fmt.Errorf("base image %s missing: run `make image`", base)
 	}
 	agent := filepath.Join(work, "skiff")
 	if err := copyWithSuffix(skiff, agent, fmt.Sprintf("\nskiff bench %d\n", time.Now().UnixNano())); err != nil {
-		return 0, false, err
+		return false, err
 	}
 	ref, err := images.NodeImage(m, agent)
 	if err != nil {
-		return 0, false, err
+		return false, err
 	}
 	bctx, cancel := context.WithTimeout(ctx, agentBuildWait)
 	defer cancel()
+	t := time.Now()
 	out, err := exec.CommandContext(bctx, agent, "image", "build").CombinedOutput()
+	r.breakdown["first create: agent layer build"] = append(r.breakdown["first create: agent layer build"], time.Since(t).Seconds())
 	if err != nil {
-		return 0, false, fmt.Errorf("%s image build: %w: %s", agent, err, strings.TrimSpace(string(out)))
+		return false, fmt.Errorf("%s image build: %w: %s", agent, err, strings.TrimSpace(string(out)))
 	}
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -53,7 +56,7 @@ func firstCreate(ctx context.Context, e *benchEnv, m *images.Manifest, skiff, wo
 		}
 	}()
 	if !exists(ctx, e, ref) {
-		return 0, false, fmt.Errorf("%s image build did not make %s: %s", agent, ref, strings.TrimSpace(string(out)))
+		return false, fmt.Errorf("%s image build did not make %s: %s", agent, ref, strings.TrimSpace(string(out)))
 	}
 	const name = "bench-first"
 	start := time.Now()
@@ -63,9 +66,10 @@ func firstCreate(ctx context.Context, e *benchEnv, m *images.Manifest, skiff, wo
 		err = derr
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("create from %s: %w", ref, err)
+		return false, fmt.Errorf("create from %s: %w", ref, err)
 	}
-	return seconds, created.Privileged, nil
+	r.add("first_create_s", seconds)
+	return created.Privileged, nil
 }
 
 func exists(ctx context.Context, e *benchEnv, ref string) bool {

@@ -91,11 +91,10 @@ func bench(ctx context.Context, o options) error {
 		idle:       o.idle,
 	}
 	res := newResults()
-	first, privileged, err := firstCreate(ctx, e, m, o.skiff, work)
+	privileged, err := firstCreate(ctx, e, m, o.skiff, work, res)
 	if err != nil {
 		return fmt.Errorf("first create: %w", err)
 	}
-	res.add("first_create_s", first)
 	for i := range o.rounds {
 		if err := round(ctx, e, fmt.Sprintf("bench-%d", i), res); err != nil {
 			return fmt.Errorf("round %d: %w", i, err)

@@ -31,7 +31,8 @@ package main
 //	idle_rss_mib            {component: summary}: each node component's RSS then
 //	breakdown               {"create step: NAME" (seconds the step took),
 //	                         "node ready: COMPONENT", "node Ready (condition)",
-//	                         "addon ready: NAMESPACE/DEPLOYMENT" (seconds from the node's start)}
+//	                         "addon ready: NAMESPACE/DEPLOYMENT" (seconds from the node's start),
+//	                         "first create: agent layer build" (seconds)}
 
 import (
 	"cmp"
