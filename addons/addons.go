@@ -43,9 +43,8 @@ type Values struct {
 	LoadBalancer bool
 }
 
-// names are the default-enabled addons, in apply order: DNS first, since
-// every other workload resolves names; loadbalancer before ingress, whose
-// Service asks it for an address.
+// names are the default-enabled addons. The node applies them concurrently;
+// this order is the one `skiff addons list` shows.
 var names = []string{"dns", "storage", "metrics", "registry", "loadbalancer", "ingress"}
 
 // Names returns the default-enabled addons in apply order.

@@ -43,7 +43,11 @@ func setAddon(ctx context.Context, name string, enable bool) error {
 		if err := addons.Requires(name, v); err != nil {
 			return err
 		}
-		if err := applyAddon(ctx, runDirect, name, v); err != nil {
+		ap, err := newApplier(kubeconfig("admin"))
+		if err != nil {
+			return err
+		}
+		if err := applyAddon(ctx, ap, name, v); err != nil {
 			return err
 		}
 		if !slices.Contains(enabled, name) {

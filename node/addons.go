@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/skiff-k8s/skiff/addons"
@@ -52,20 +53,32 @@ func (a *Agent) applyAddons(ctx context.Context) error {
 	} else {
 		log.Printf("addons: DNS forwards to %s", strings.Join(v.Upstream, " "))
 	}
-	for _, name := range names {
+	ap, err := newApplier(kubeconfig("admin"))
+	if err != nil {
+		return err
+	}
+	// Concurrently: no addon's objects need another's to exist, and one
+	// that waits (MetalLB's pool, for its webhook) holds up no other.
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
 		// A node configuration from an older skiff may lack what a newer
 		// addon needs: boot without that addon rather than fail.
 		if err := addons.Requires(name, v); err != nil {
 			log.Printf("addons: skipping %s: %v", name, err)
 			continue
 		}
-		start := time.Now()
-		if err := applyAddon(ctx, a.reaper.Output, name, v); err != nil {
-			return err
-		}
-		log.Printf("addon %s applied in %s", name, time.Since(start).Round(time.Millisecond))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			if errs[i] = applyAddon(ctx, ap, name, v); errs[i] == nil {
+				log.Printf("addon %s applied in %s", name, time.Since(start).Round(time.Millisecond))
+			}
+		}()
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // addonValues are the node's addon values, with the same upstream DNS
@@ -97,7 +110,7 @@ func runDirect(ctx context.Context, cmd *exec.Cmd) ([]byte, error) {
 
 // applyAddon renders one addon, keeps the rendered file (for disable and
 // `skiff export logs`) and applies it.
-func applyAddon(ctx context.Context, run runFunc, name string, v addons.Values) error {
+func applyAddon(ctx context.Context, ap *applier, name string, v addons.Values) error {
 	data, err := addons.Render(name, v)
 	if err != nil {
 		return err
@@ -110,7 +123,9 @@ func applyAddon(ctx context.Context, run runFunc, name string, v addons.Values) 
 	if err := writeFileAtomic(file, data, 0o600); err != nil {
 		return fmt.Errorf("failed to write addon %s: %w", name, err)
 	}
-	if err := kubectl(ctx, run, "apply", "--server-side", "--force-conflicts", "-f", file); err != nil {
+	ctx, cancel := context.WithTimeout(ctx, applyTimeout)
+	defer cancel()
+	if err := ap.apply(ctx, data); err != nil {
 		return fmt.Errorf("failed to apply addon %s: %w", name, err)
 	}
 	return nil

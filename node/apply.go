@@ -1,0 +1,128 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// fieldManager is the server-side apply manager of the addons' objects.
+// It is kubectl's default, which skiff used before it applied in-process:
+// keeping it lets a newer skiff drop fields an older one set.
+const fieldManager = "kubectl"
+
+// applier applies manifests with server-side apply in-process: one
+// discovery shared by every addon instead of a kubectl process (and its own
+// discovery) per addon, so the addons can be applied concurrently.
+type applier struct {
+	dyn    dynamic.Interface
+	mapper *restmapper.DeferredDiscoveryRESTMapper
+}
+
+func newApplier(kubeconfigPath string) (*applier, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", kubeconfigPath, err)
+	}
+	cfg.QPS, cfg.Burst = 100, 200
+	cfg.Timeout = applyAttempt
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &applier{dyn: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}, nil
+}
+
+// apply applies every object of a multi-document manifest, in order. The
+// objects the API server refuses for now (a kind whose CRD is not
+// established yet, a webhook whose pod is not up, RBAC still bootstrapping)
+// are retried every applyInterval until ctx ends.
+func (a *applier) apply(ctx context.Context, manifest []byte) error {
+	pending, err := decodeManifest(manifest)
+	if err != nil {
+		return err
+	}
+	for {
+		var retry []*unstructured.Unstructured
+		var last error
+		for _, o := range pending {
+			if err := a.applyOne(ctx, o); err != nil {
+				retry, last = append(retry, o), err
+			}
+		}
+		if len(retry) == 0 {
+			return nil
+		}
+		if meta.IsNoMatchError(last) {
+			a.mapper.Reset()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d objects not applied: %w (last error: %v)", len(retry), ctx.Err(), last)
+		case <-time.After(applyInterval):
+		}
+		pending = retry
+	}
+}
+
+func (a *applier) applyOne(ctx context.Context, o *unstructured.Unstructured) error {
+	gvk := o.GroupVersionKind()
+	m, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", gvk.Kind, o.GetName(), err)
+	}
+	var ri dynamic.ResourceInterface = a.dyn.Resource(m.Resource)
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		ns := o.GetNamespace()
+		if ns == "" {
+			ns = metav1.NamespaceDefault
+		}
+		ri = a.dyn.Resource(m.Resource).Namespace(ns)
+	}
+	actx, cancel := context.WithTimeout(ctx, applyAttempt)
+	defer cancel()
+	if _, err := ri.Apply(actx, o.GetName(), o, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
+		return fmt.Errorf("%s %s/%s: %w", gvk.Kind, o.GetNamespace(), o.GetName(), err)
+	}
+	return nil
+}
+
+// decodeManifest splits a multi-document YAML stream into objects, skipping
+// empty documents.
+func decodeManifest(manifest []byte) ([]*unstructured.Unstructured, error) {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
+	var out []*unstructured.Unstructured
+	for {
+		var obj map[string]any
+		if err := dec.Decode(&obj); errors.Is(err, io.EOF) {
+			return out, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("decode manifest: %w", err)
+		}
+		if len(obj) == 0 {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: obj}
+		if u.GetKind() == "" || u.GetName() == "" {
+			return nil, fmt.Errorf("decode manifest: an object without kind or name: %v", obj)
+		}
+		out = append(out, u)
+	}
+}
