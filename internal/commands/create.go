@@ -115,22 +115,18 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 // (about a second) when only the base image exists, as after an upgrade of
 // skiff.
 func ensureAgentLayer(cmd *cobra.Command, s Streams, p *provision.Provider) (string, error) {
-	img, err := defaultImage()
+	b, m, err := builder("", p.Docker(), cli.NewStatus(s.Err))
+	if err != nil {
+		return "", err
+	}
+	img, err := images.NodeImage(m, b.Agent)
 	if err != nil {
 		return "", err
 	}
 	if _, err := p.Docker().ImageInspect(cmd.Context(), img); err == nil {
 		return img, nil
 	}
-	m, err := images.Resolved("")
-	if err != nil {
-		return "", err
-	}
-	agent, err := os.Executable()
-	if err != nil {
-		return "", err
-	}
-	b := &images.Builder{Docker: p.Docker(), CacheDir: cacheDir(), Status: cli.NewStatus(s.Err), Agent: agent, AgentOnly: true}
+	b.AgentOnly = true
 	res, err := b.Build(cmd.Context(), m)
 	if err != nil {
 		return "", err

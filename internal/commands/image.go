@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"text/tabwriter"
 
+	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-k8s/skiff/images"
@@ -33,20 +34,16 @@ func newImageBuildCommand(s Streams) *cobra.Command {
 		Short: "Build the node image offline from pinned upstream sources",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := images.Resolved(flags.kubernetesVersion)
-			if err != nil {
-				return err
-			}
 			docker, err := engine.Connect(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer docker.Close()
-			agent, err := os.Executable()
+			b, m, err := builder(flags.kubernetesVersion, docker, cli.NewStatus(s.Err))
 			if err != nil {
 				return err
 			}
-			b := &images.Builder{Docker: docker, CacheDir: cacheDir(), Status: cli.NewStatus(s.Err), Agent: agent, Force: flags.force}
+			b.Force = flags.force
 			res, err := b.Build(cmd.Context(), m)
 			if err != nil {
 				return err
@@ -159,15 +156,25 @@ func newImageLoadCommand(s Streams) *cobra.Command {
 
 // defaultImage is the node image this skiff binary builds and creates from.
 func defaultImage() (string, error) {
-	m, err := images.Resolved("")
+	b, m, err := builder("", nil, nil)
 	if err != nil {
 		return "", err
+	}
+	return images.NodeImage(m, b.Agent)
+}
+
+// builder returns a node image builder whose agent is this skiff, and the
+// manifest it builds from for the Kubernetes version ("": the default).
+func builder(version string, docker *client.Client, status *cli.Status) (*images.Builder, *images.Manifest, error) {
+	m, err := images.Resolved(version)
+	if err != nil {
+		return nil, nil, err
 	}
 	agent, err := os.Executable()
 	if err != nil {
-		return "", err
+		return nil, nil, err
 	}
-	return images.NodeImage(m, agent)
+	return &images.Builder{Docker: docker, CacheDir: cacheDir(), Status: status, Agent: agent}, m, nil
 }
 
 func cacheDir() string {
