@@ -132,7 +132,10 @@ func (a *Agent) start(ctx context.Context) error {
 				}
 			}
 			if err := fn(); err != nil {
-				errc <- fmt.Errorf("%s: %w", name, err)
+				if !errors.As(err, new(*ComponentError)) {
+					err = fmt.Errorf("%s: %w", name, err) // a ComponentError names it
+				}
+				errc <- err
 				return
 			}
 			a.markReady(name)
