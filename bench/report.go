@@ -54,7 +54,7 @@ type metric struct {
 func headline(idle time.Duration) []metric {
 	return []metric{
 		{key: "time_to_k8s_s", label: "create + test app Running + its Service name answering from a pod"},
-		{key: "time_to_k8s_create_s", label: "the create command (= create_s)"},
+		{key: "time_to_k8s_create_s", label: "the create command, the same figure as create_s"},
 		{key: "time_to_k8s_app_s", label: "test app loaded, Deployment + Service applied → pod Running"},
 		{key: "time_to_k8s_dns_s", label: "app Running → `hello get http://bench-app/` answers from its pod"},
 		{key: "time_to_k8s_over_floor", label: "time_to_k8s_s ÷ floor_s"},
@@ -253,16 +253,21 @@ func readmeNumber(v float64) string {
 func (r *report) text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%s, commit %s, %d round(s)\n%s\n\n", r.Date.Format("2006-01-02 15:04 MST"), r.Commit, r.Rounds, r.Machine)
+	head, breakdown := r.headlineRows(false), r.breakdownRows(false)
+	width := len("metric")
+	for _, w := range slices.Concat(head, breakdown) {
+		width = max(width, len(w.key))
+	}
 	line := func(w row) {
-		l := fmt.Sprintf("%-34s %8s %8s %8s  %s", w.key, w.min, w.median, w.max, w.label)
+		l := fmt.Sprintf("%-*s %8s %8s %8s  %s", width, w.key, w.min, w.median, w.max, w.label)
 		fmt.Fprintln(&b, strings.TrimRight(l, " "))
 	}
 	line(row{key: "metric", min: "min", median: "median", max: "max"})
-	for _, w := range r.headlineRows(false) {
+	for _, w := range head {
 		line(w)
 	}
 	fmt.Fprintln(&b, "\nbreakdown (create steps: seconds each; ready: seconds from the node's start)")
-	for _, w := range r.breakdownRows(false) {
+	for _, w := range breakdown {
 		line(w)
 	}
 	return b.String()

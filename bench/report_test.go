@@ -86,11 +86,11 @@ func TestText(t *testing.T) {
 	got := testReport().text()
 	for _, want := range []string{
 		"2026-12-01 22:00 UTC, commit abc1234-dirty, 3 round(s)\n2 cores, 24 GiB,",
-		"time_to_k8s_s                         19.00    20.00    21.00  create + test app Running",
-		"first_create_s                        33.30                    the first create",
-		"idle_cpu_pct                           3.25     3.25     3.25  node container CPU over 60 s idle, % of one core",
-		"idle_rss_mib: kube-apiserver            417      417      417  kube-apiserver RSS",
-		"create step: boot                      1.90     2.00     2.10",
+		"time_to_k8s_s                   19.00    20.00    21.00  create + test app Running",
+		"first_create_s                  33.30                    the first create",
+		"idle_cpu_pct                     3.25     3.25     3.25  node container CPU over 60 s idle, % of one core",
+		"idle_rss_mib: kube-apiserver      417      417      417  kube-apiserver RSS",
+		"create step: boot                1.90     2.00     2.10\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("text table lacks %q:\n%s", want, got)
