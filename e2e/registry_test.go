@@ -1,0 +1,75 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skiff-k8s/skiff/e2e/testapp"
+)
+
+// TestRegistryIsolation checks who may use a cluster's registry: the host
+// on 127.0.0.1 and the cluster's own pods and containerd, but not another
+// cluster's containers on the shared skiff Docker network.
+func TestRegistryIsolation(t *testing.T) {
+	e2e(t)
+	a := newCluster(t, "e2e-reg-a")
+	b := newCluster(t, "e2e-reg-b", "--no-addons")
+	_, _, port := addonPorts(a)
+	ip := inspect(t, nodeOf(a), `{{(index .NetworkSettings.Networks "skiff").IPAddress}}`)
+
+	t.Run("another cluster's node cannot reach it", func(t *testing.T) {
+		// The API server on the same address answers: what fails is the
+		// registry port alone, not the route.
+		if err := dial(t, nodeOf(b), ip, 6443); err != nil {
+			t.Fatalf("%s cannot reach %s's API server at %s:6443 either: %v", nodeOf(b), a.name, ip, err)
+		}
+		if err := dial(t, nodeOf(b), ip, port); err == nil {
+			t.Fatalf("%s reached %s's registry at %s:%d", nodeOf(b), a.name, ip, port)
+		}
+	})
+
+	ref := fmt.Sprintf("localhost:%d/hello:isolated", port)
+	t.Run("the host pushes on 127.0.0.1", func(t *testing.T) {
+		waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/v2/", port), "", nil, "{}")
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := testapp.LoadIntoDocker(ctx, helloArchive(t)); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"tag", "skiff.test/hello:v1", ref}, {"push", ref}} {
+			if r := run(t, 3*time.Minute, nil, "docker", args...); r.code != 0 {
+				t.Fatalf("docker %s:\n%s", strings.Join(args, " "), r)
+			}
+		}
+	})
+
+	t.Run("the cluster pulls it and its pods reach the registry", func(t *testing.T) {
+		a.t = t
+		// containerd pulls from localhost; the pod then calls the registry
+		// through its Service and the node's address.
+		svc := fmt.Sprintf("http://registry.kube-system.svc:%d/v2/", port)
+		node := fmt.Sprintf("http://%s:%d/v2/", ip, port)
+		a.kubectl("run", "pulled", "--image="+ref, "--image-pull-policy=Always", "--restart=Never", "--", "get", svc, "1", "0s", "1", "30s")
+		if out := podOutput(a, "pulled"); !strings.Contains(out, "{}") {
+			t.Errorf("pod pulled from the registry got %q from %s", out, svc)
+		}
+		a.kubectl("run", "by-ip", "--image="+ref, "--restart=Never", "--", "get", node)
+		if out := podOutput(a, "by-ip"); !strings.Contains(out, "{}") {
+			t.Errorf("pod got %q from %s", out, node)
+		}
+	})
+}
+
+// dial opens a TCP connection from inside a node container (bash's
+// /dev/tcp: the node has no curl), giving up after 5 s.
+func dial(t *testing.T, node, ip string, port int) error {
+	t.Helper()
+	r := run(t, time.Minute, nil, "docker", "exec", node, "timeout", "5", "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/%s/%d", ip, port))
+	if r.code != 0 {
+		return fmt.Errorf("exit %d: %s", r.code, strings.TrimSpace(r.stderr))
+	}
+	return nil
+}
