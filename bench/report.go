@@ -253,23 +253,20 @@ func readmeNumber(v float64) string {
 func (r *report) text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%s, commit %s, %d round(s)\n%s\n\n", r.Date.Format("2006-01-02 15:04 MST"), r.Commit, r.Rounds, r.Machine)
-	head, breakdown := r.headlineRows(false), r.breakdownRows(false)
-	width := len("metric")
-	for _, w := range slices.Concat(head, breakdown) {
-		width = max(width, len(w.key))
+	// Each section's key column fits its longest key.
+	section := func(rows []row) {
+		width := len("metric")
+		for _, w := range rows {
+			width = max(width, len(w.key))
+		}
+		for _, w := range rows {
+			l := fmt.Sprintf("%-*s %8s %8s %8s  %s", width, w.key, w.min, w.median, w.max, w.label)
+			fmt.Fprintln(&b, strings.TrimRight(l, " "))
+		}
 	}
-	line := func(w row) {
-		l := fmt.Sprintf("%-*s %8s %8s %8s  %s", width, w.key, w.min, w.median, w.max, w.label)
-		fmt.Fprintln(&b, strings.TrimRight(l, " "))
-	}
-	line(row{key: "metric", min: "min", median: "median", max: "max"})
-	for _, w := range head {
-		line(w)
-	}
+	section(append([]row{{key: "metric", min: "min", median: "median", max: "max"}}, r.headlineRows(false)...))
 	fmt.Fprintln(&b, "\nbreakdown (create steps: seconds each; ready: seconds from the node's start)")
-	for _, w := range breakdown {
-		line(w)
-	}
+	section(r.breakdownRows(false))
 	return b.String()
 }
 

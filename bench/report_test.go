@@ -90,7 +90,7 @@ func TestText(t *testing.T) {
 		"first_create_s                  33.30                    the first create",
 		"idle_cpu_pct                     3.25     3.25     3.25  node container CPU over 60 s idle, % of one core",
 		"idle_rss_mib: kube-apiserver      417      417      417  kube-apiserver RSS",
-		"create step: boot                1.90     2.00     2.10\n",
+		"\ncreate step: boot     1.90     2.00     2.10\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("text table lacks %q:\n%s", want, got)
