@@ -226,10 +226,14 @@ func TestMetricsFlags(t *testing.T) {
 		t.Fatalf("metrics-server containers: %v", c)
 	}
 	args, _ := c[0]["args"].([]any)
-	for _, want := range []string{"--kubelet-insecure-tls", "--kubelet-preferred-address-types=InternalIP", "--metric-resolution=10s"} {
+	for _, want := range []string{"--kubelet-certificate-authority=/var/run/secrets/kubernetes.io/serviceaccount/ca.crt", "--kubelet-preferred-address-types=InternalIP", "--metric-resolution=10s"} {
 		if !slices.Contains(args, any(want)) {
 			t.Errorf("metrics-server args %v lack %s", args, want)
 		}
+	}
+	// It verifies the kubelet's certificate, from the cluster CA.
+	if slices.Contains(args, any("--kubelet-insecure-tls")) {
+		t.Errorf("metrics-server args %v skip verifying the kubelet", args)
 	}
 }
 

@@ -92,6 +92,8 @@ func translate(c *Config, h hostInfo) (*nodeSpec, error) {
 		PortBindings:  ports,
 		Mounts:        mounts,
 		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped},
+		// The agent's own output; components log to capped files in the node.
+		LogConfig: container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "2"}},
 		Tmpfs:         map[string]string{"/run": "rw,nosuid,nodev,exec", "/tmp": "rw,nosuid,nodev,exec"},
 		SecurityOpt:   []string{"seccomp=unconfined", "apparmor=unconfined", "label=disable"},
 		Privileged:    h.Privileged,
