@@ -61,7 +61,8 @@ func (p *Provider) ExportLogs(ctx context.Context, name, dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// Pod logs are the apps' own words: only the user may read them.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("failed to create %s: %w", dir, err)
 	}
 	var errs []error

@@ -13,7 +13,12 @@ func newExportCommand(s Streams, root *rootFlags) *cobra.Command {
 	logs := &cobra.Command{
 		Use:   "logs [DIR]",
 		Short: "Collect every component's log, the node's state and inspect data into DIR",
-		Args:  cobra.MaximumNArgs(1),
+		Long: `Collect every component's log, the pods' logs, the node agent's output and
+status, the addons' manifests, the container's inspect data and the node's
+processes, addresses, routes, iptables rules and images into DIR (default:
+skiff-logs-NAME-TIME), to attach to a bug report. Private keys and Secrets'
+data are redacted; the cluster's PKI and kubeconfigs are not exported.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := fmt.Sprintf("skiff-logs-%s-%s", name, time.Now().Format("20060102-150405"))
 			if len(args) == 1 {
