@@ -93,10 +93,10 @@ func translate(c *Config, h hostInfo) (*nodeSpec, error) {
 		Mounts:        mounts,
 		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped},
 		// The agent's own output; components log to capped files in the node.
-		LogConfig: container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "2"}},
-		Tmpfs:         map[string]string{"/run": "rw,nosuid,nodev,exec", "/tmp": "rw,nosuid,nodev,exec"},
-		SecurityOpt:   []string{"seccomp=unconfined", "apparmor=unconfined", "label=disable"},
-		Privileged:    h.Privileged,
+		LogConfig:   container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "2"}},
+		Tmpfs:       map[string]string{"/run": "rw,nosuid,nodev,exec", "/tmp": "rw,nosuid,nodev,exec"},
+		SecurityOpt: []string{"seccomp=unconfined", "apparmor=unconfined", "label=disable"},
+		Privileged:  h.Privileged,
 	}
 	if !h.Privileged {
 		// What --privileged grants, minus CAP_SYS_RESOURCE, which some
