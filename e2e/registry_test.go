@@ -21,14 +21,7 @@ func TestRegistryIsolation(t *testing.T) {
 	ip := inspect(t, nodeOf(a), `{{(index .NetworkSettings.Networks "skiff").IPAddress}}`)
 
 	t.Run("another cluster's node cannot reach it", func(t *testing.T) {
-		// The API server on the same address answers: what fails is the
-		// registry port alone, not the route.
-		if err := dial(t, nodeOf(b), ip, 6443); err != nil {
-			t.Fatalf("%s cannot reach %s's API server at %s:6443 either: %v", nodeOf(b), a.name, ip, err)
-		}
-		if err := dial(t, nodeOf(b), ip, port); err == nil {
-			t.Fatalf("%s reached %s's registry at %s:%d", nodeOf(b), a.name, ip, port)
-		}
+		assertRegistryIsolated(t, a, b)
 	})
 
 	ref := fmt.Sprintf("localhost:%d/hello:isolated", port)
@@ -61,6 +54,21 @@ func TestRegistryIsolation(t *testing.T) {
 			t.Errorf("pod got %q from %s", out, node)
 		}
 	})
+}
+
+// assertRegistryIsolated checks that from's node cannot reach the registry
+// of cluster c on its node address, though it reaches c's API server there:
+// what fails is the registry port alone, not the route.
+func assertRegistryIsolated(t *testing.T, c, from *cluster) {
+	t.Helper()
+	_, _, port := addonPorts(c)
+	ip := inspect(t, nodeOf(c), `{{(index .NetworkSettings.Networks "skiff").IPAddress}}`)
+	if err := dial(t, nodeOf(from), ip, 6443); err != nil {
+		t.Fatalf("%s cannot reach %s's API server at %s:6443 either: %v", nodeOf(from), c.name, ip, err)
+	}
+	if err := dial(t, nodeOf(from), ip, port); err == nil {
+		t.Fatalf("%s reached %s's registry at %s:%d", nodeOf(from), c.name, ip, port)
+	}
 }
 
 // dial opens a TCP connection from inside a node container (bash's

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"slices"
@@ -77,6 +78,9 @@ func TestEngineRestart(t *testing.T) {
 	if got := stopped.kubectl("get", "configmap", "keep", "-o", "jsonpath={.data.answer}"); got != "42" {
 		t.Errorf("stopped cluster's ConfigMap after start: answer=%q, want 42", got)
 	}
+	// Both nodes have new network namespaces: the registry firewall must be
+	// in them too.
+	assertRegistryIsolated(t, running, stopped)
 }
 
 // seed gives a cluster what a restart must not lose: a ConfigMap, a file
@@ -102,6 +106,8 @@ func checkSeeded(c *cluster, kubeconfigBefore []byte) {
 	if got, want := status(c).APIServer, kubeconfigServer(c); got != want {
 		c.t.Errorf("API server is %s after the restart, the kubeconfig says %s", got, want)
 	}
+	_, _, registryPort := addonPorts(c)
+	waitHTTP(c.t, fmt.Sprintf("http://127.0.0.1:%d/v2/", registryPort), "", nil, "{}")
 	if got := runPodWithPVC(c, "reader", "data", "read", "/data/note"); !strings.Contains(got, "survives a crash") {
 		c.t.Errorf("volume data after the restart: %q, want %q", got, "survives a crash")
 	}
