@@ -206,9 +206,14 @@ func requireOwnedEngine(t *testing.T) {
 }
 
 // requireNoOtherClusters skips when clusters other than own are running: an
-// engine restart would disturb whoever uses them.
+// engine restart would disturb whoever uses them. In CI the suite owns the
+// engine, and the cluster `make cluster` left running is restarted too
+// (Docker brings it back like this test's own).
 func requireNoOtherClusters(t *testing.T, own []string) {
 	t.Helper()
+	if os.Getenv("CI") == "true" {
+		return
+	}
 	r := run(t, time.Minute, nil, "docker", "ps", "--filter", "label=dev.skiff.cluster", "--format", `{{.Label "dev.skiff.cluster"}}`)
 	for _, name := range strings.Fields(r.stdout) {
 		if !slices.Contains(own, name) {
