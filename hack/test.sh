@@ -12,4 +12,6 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 go test -short -count=1 ./...
-SKIFF_BIN="$PWD/bin/skiff" go test -count=1 -v -timeout 75m ./e2e/... 2>&1 | tee /tmp/skiff-e2e.log
+# -p 1: go test streams a package's output while it runs only when it tests
+# one package at a time, and ./e2e/... is two.
+SKIFF_BIN="$PWD/bin/skiff" go test -p 1 -count=1 -v -timeout 75m ./e2e/... 2>&1 | tee /tmp/skiff-e2e.log
