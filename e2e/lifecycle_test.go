@@ -53,6 +53,9 @@ func TestLifecycle(t *testing.T) {
 		c.kubectl("create", "configmap", "keep", "--from-literal=answer=42")
 		applyYAML(c, pvcYAML("data"))
 		runPodWithPVC(c, "writer", "data", "write", "/data/note", "survives stop")
+		// A user's own broken pod in kube-system must not hold start up:
+		// start waits for what skiff runs.
+		c.kubectl("-n", "kube-system", "run", "users-crasher", "--image=skiff.test/hello:v1", "--image-pull-policy=Never", "--", "no-such-command")
 		start := time.Now()
 		c.mustSkiff(2*time.Minute, "stop", "--name", c.name)
 		t.Logf("stop took %s", time.Since(start).Round(100*time.Millisecond))

@@ -1,0 +1,50 @@
+package e2e
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skiff-k8s/skiff/images"
+)
+
+// TestCreateAddsAgentLayer runs create with a skiff whose agent layer does
+// not exist yet (a copy with other bytes, as after an upgrade): create adds
+// it from the base image by itself. The cluster has only DNS and storage,
+// so neither the ingress nor the registry port is published.
+func TestCreateAddsAgentLayer(t *testing.T) {
+	e2e(t)
+	dir := t.TempDir()
+	skiff := ownSkiff(t, dir)
+	m, err := images.Resolved("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := images.NodeImage(m, skiff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { run(t, time.Minute, nil, "docker", "rmi", "-f", node) })
+	c := &cluster{t: t, name: "e2e-agentlayer", kubeconfig: filepath.Join(dir, "kubeconfig")}
+	t.Cleanup(func() { c.skiff(2*time.Minute, "delete", "--name", c.name) })
+	r := run(t, 6*time.Minute, c.env(), skiff, "create", "--name", c.name, "--addons", "dns,storage")
+	if r.code != 0 {
+		t.Fatalf("create with a new skiff and no agent layer:\n%s", r)
+	}
+	if !strings.Contains(r.stderr, "Installing node agent into "+node) {
+		t.Errorf("create should say it added the agent layer %s:\n%s", node, r.stderr)
+	}
+	if got := c.kubectl("get", "nodes", "-o", "name"); strings.TrimSpace(got) != "node/"+c.name+"-control-plane" {
+		t.Errorf("nodes: %q", got)
+	}
+	ports := run(t, time.Minute, nil, "docker", "port", c.name+"-control-plane").stdout
+	for _, p := range strings.Split(strings.TrimSpace(ports), "\n") {
+		if !strings.HasPrefix(p, "6443/tcp ->") {
+			t.Errorf("a cluster without ingress and registry publishes %q (all: %q)", p, ports)
+		}
+	}
+	if strings.Contains(r.stdout, "Registry:") || strings.Contains(r.stdout, "Ingress:") {
+		t.Errorf("create prints an ingress or registry the cluster does not have:\n%s", r.stdout)
+	}
+}
