@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -20,8 +19,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/skiff-k8s/skiff/e2e/testapp"
 )
 
 // TestAddons checks each cloud service on one cluster, as a user would:
@@ -139,16 +136,7 @@ func TestAddons(t *testing.T) {
 	t.Run("registry: push from the host, run in a pod", func(t *testing.T) {
 		c.t = t
 		ref := fmt.Sprintf("localhost:%d/hello:pushed", registryPort)
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if err := testapp.LoadIntoDocker(ctx, helloArchive(t)); err != nil {
-			t.Fatal(err)
-		}
-		for _, args := range [][]string{{"tag", "skiff.test/hello:v1", ref}, {"push", ref}} {
-			if r := run(t, 3*time.Minute, nil, "docker", args...); r.code != 0 {
-				t.Fatalf("docker %s:\n%s", strings.Join(args, " "), r)
-			}
-		}
+		pushHello(t, ref)
 		c.kubectl("run", "pushed", "--image="+ref, "--image-pull-policy=Always", "--restart=Never", "--", "lookup", "kubernetes.default")
 		out := podOutput(c, "pushed")
 		if !strings.Contains(out, "10.96.0.1") {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/skiff-k8s/skiff/e2e/testapp"
-	"github.com/skiff-k8s/skiff/images"
 )
 
 // TestBundle is the workshop: save a bundle with an extra app image, reject
@@ -22,7 +21,7 @@ import (
 func TestBundle(t *testing.T) {
 	e2e(t)
 	dir := t.TempDir()
-	skiff := ownSkiff(t, dir)
+	skiff, node := ownNodeImage(t, dir)
 	if r := run(t, 5*time.Minute, nil, skiff, "image", "build"); r.code != 0 {
 		t.Fatalf("image build with the test's skiff:\n%s", r)
 	}
@@ -31,15 +30,6 @@ func TestBundle(t *testing.T) {
 	if err := testapp.LoadIntoDocker(ctx, helloArchive(t)); err != nil {
 		t.Fatal(err)
 	}
-	m, err := images.Resolved("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	node, err := images.NodeImage(m, skiff)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { run(t, time.Minute, nil, "docker", "rmi", "-f", node) })
 	b := filepath.Join(dir, "workshop.skiff")
 	start := time.Now()
 	if r := run(t, 10*time.Minute, nil, skiff, "bundle", "save", "-o", b, "--image", "skiff.test/hello:v1"); r.code != 0 {
@@ -107,19 +97,4 @@ func TestBundle(t *testing.T) {
 			t.Fatalf("pod from the bundled image answered %q", out)
 		}
 	})
-}
-
-// ownSkiff copies the binary under test into dir with a few bytes appended:
-// it runs the same, but its agent layer, and so its node image, is its own.
-func ownSkiff(t *testing.T, dir string) string {
-	t.Helper()
-	data, err := os.ReadFile(skiffBin(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	own := filepath.Join(dir, "skiff")
-	if err := os.WriteFile(own, append(data, []byte("\nskiff e2e "+t.Name()+"\n")...), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return own
 }

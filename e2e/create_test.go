@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/skiff-k8s/skiff/images"
 )
 
 // TestCreateAddsAgentLayer runs create with a skiff whose agent layer does
@@ -16,16 +14,7 @@ import (
 func TestCreateAddsAgentLayer(t *testing.T) {
 	e2e(t)
 	dir := t.TempDir()
-	skiff := ownSkiff(t, dir)
-	m, err := images.Resolved("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	node, err := images.NodeImage(m, skiff)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { run(t, time.Minute, nil, "docker", "rmi", "-f", node) })
+	skiff, node := ownNodeImage(t, dir)
 	c := &cluster{t: t, name: "e2e-agentlayer", kubeconfig: filepath.Join(dir, "kubeconfig")}
 	t.Cleanup(func() { c.skiff(2*time.Minute, "delete", "--name", c.name) })
 	r := run(t, 6*time.Minute, c.env(), skiff, "create", "--name", c.name, "--addons", "dns,storage")

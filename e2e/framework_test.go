@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-k8s/skiff/e2e/testapp"
+	"github.com/skiff-k8s/skiff/images"
 )
 
 // skiffBin is the binary under test: $SKIFF_BIN or bin/skiff of this tree.
@@ -187,4 +188,44 @@ func helloVersion(t *testing.T, version string) string {
 	}
 	appArchives[version] = a
 	return a
+}
+
+// ownNodeImage copies the binary under test into dir with a few bytes
+// appended: it runs the same, but its agent layer, and so its node image,
+// is its own, removed when the test ends. It returns the copy and that
+// image's reference.
+func ownNodeImage(t *testing.T, dir string) (skiff, node string) {
+	t.Helper()
+	data, err := os.ReadFile(skiffBin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	skiff = filepath.Join(dir, "skiff")
+	if err := os.WriteFile(skiff, append(data, []byte("\nskiff e2e "+t.Name()+"\n")...), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m, err := images.Resolved("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if node, err = images.NodeImage(m, skiff); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { run(t, time.Minute, nil, "docker", "rmi", "-f", node) })
+	return skiff, node
+}
+
+// pushHello pushes the test app image from the host's Docker as ref.
+func pushHello(t *testing.T, ref string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := testapp.LoadIntoDocker(ctx, helloArchive(t)); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"tag", "skiff.test/hello:v1", ref}, {"push", ref}} {
+		if r := run(t, 3*time.Minute, nil, "docker", args...); r.code != 0 {
+			t.Fatalf("docker %s:\n%s", strings.Join(args, " "), r)
+		}
+	}
 }

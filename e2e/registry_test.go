@@ -1,13 +1,10 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/skiff-k8s/skiff/e2e/testapp"
 )
 
 // TestRegistryIsolation checks who may use a cluster's registry: the host
@@ -27,16 +24,7 @@ func TestRegistryIsolation(t *testing.T) {
 	ref := fmt.Sprintf("localhost:%d/hello:isolated", port)
 	t.Run("the host pushes on 127.0.0.1", func(t *testing.T) {
 		waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/v2/", port), "", nil, "{}")
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if err := testapp.LoadIntoDocker(ctx, helloArchive(t)); err != nil {
-			t.Fatal(err)
-		}
-		for _, args := range [][]string{{"tag", "skiff.test/hello:v1", ref}, {"push", ref}} {
-			if r := run(t, 3*time.Minute, nil, "docker", args...); r.code != 0 {
-				t.Fatalf("docker %s:\n%s", strings.Join(args, " "), r)
-			}
-		}
+		pushHello(t, ref)
 	})
 
 	t.Run("the cluster pulls it and its pods reach the registry", func(t *testing.T) {
