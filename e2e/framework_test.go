@@ -215,7 +215,8 @@ func ownNodeImage(t *testing.T, dir string) (skiff, node string) {
 	return skiff, node
 }
 
-// pushHello pushes the test app image from the host's Docker as ref.
+// pushHello pushes the test app image from the host's Docker as ref; the
+// tag is removed from the host's Docker when the test ends.
 func pushHello(t *testing.T, ref string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -223,6 +224,7 @@ func pushHello(t *testing.T, ref string) {
 	if err := testapp.LoadIntoDocker(ctx, helloArchive(t)); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { run(t, time.Minute, nil, "docker", "rmi", ref) })
 	for _, args := range [][]string{{"tag", "skiff.test/hello:v1", ref}, {"push", ref}} {
 		if r := run(t, 3*time.Minute, nil, "docker", args...); r.code != 0 {
 			t.Fatalf("docker %s:\n%s", strings.Join(args, " "), r)
