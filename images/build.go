@@ -85,15 +85,16 @@ func (b *Builder) Build(ctx context.Context, m *Manifest) (*Result, error) {
 	if !b.Force && imageExists(ctx, b.Docker, ref) {
 		return &Result{Image: ref, UpToDate: true}, nil
 	}
+	base := BaseImage(m)
+	needBase := b.Force || !imageExists(ctx, b.Docker, base)
+	if needBase && b.AgentOnly {
+		return nil, fmt.Errorf("node image %s not found: build it with `skiff image build` (or `make image`), or load one with `skiff image load -i FILE`", ref)
+	}
 	if err := b.openLog(); err != nil {
 		return nil, err
 	}
 	res := &Result{Image: ref, LogPath: b.logPath}
-	base := BaseImage(m)
-	if b.Force || !imageExists(ctx, b.Docker, base) {
-		if b.AgentOnly {
-			return res, fmt.Errorf("node image %s not found: build it with `skiff image build` (or `make image`), or load one with `skiff image load -i FILE`", ref)
-		}
+	if needBase {
 		if err := b.buildBase(ctx, m, base); err != nil {
 			return res, err
 		}

@@ -47,7 +47,6 @@ type createRun struct {
 	p      *Provider
 	cfg    *Config
 	files  pki.Files
-	id     string
 	host   hostInfo
 	lbPool *net.IPNet
 	made   made // what a failure must remove: only what this run made
@@ -219,9 +218,8 @@ func (r *createRun) preflight(ctx context.Context) error {
 // absent fails with "already exists" when the cluster's container or
 // volume exists.
 func (p *Provider) absent(ctx context.Context, name string) error {
-	exists := fmt.Errorf("cluster %q already exists: delete it with `skiff delete --name %s` or pick another --name", name, name)
 	if _, err := p.node(ctx, name); err == nil {
-		return exists
+		return existsError(name)
 	} else if !errors.As(err, new(*NotFoundError)) {
 		return err
 	}
@@ -231,6 +229,10 @@ func (p *Provider) absent(ctx context.Context, name string) error {
 		return fmt.Errorf("inspect volume %s: %w", volumeName(name), err)
 	}
 	return nil
+}
+
+func existsError(name string) error {
+	return fmt.Errorf("cluster %q already exists: delete it with `skiff delete --name %s` or pick another --name", name, name)
 }
 
 // checkFeatureGates refuses gate names the node image's Kubernetes does not
@@ -452,11 +454,11 @@ func (r *createRun) createAndStart(ctx context.Context, nc node.Config) error {
 	spec.Config.Labels[LabelLBPool] = r.lbPool.String()
 	c, err := d.ContainerCreate(ctx, spec.Config, spec.Host, spec.Networking, nil, spec.Name)
 	if errdefs.IsConflict(err) {
-		return fmt.Errorf("cluster %q already exists: delete it with `skiff delete --name %s` or pick another --name", r.cfg.Name, r.cfg.Name)
+		return existsError(r.cfg.Name)
 	} else if err != nil {
 		return fmt.Errorf("failed to create node container: %w", err)
 	}
-	r.id, r.made.container = c.ID, c.ID
+	r.made.container = c.ID
 	cfgJSON, err := json.MarshalIndent(nc, "", "  ")
 	if err != nil {
 		return err

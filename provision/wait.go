@@ -81,7 +81,7 @@ func (r *createRun) waitNode(ctx context.Context) error {
 // reports a failed boot or the node container stops.
 func (p *Provider) waitAPIServer(ctx context.Context, cs *kubernetes.Clientset, cluster string) error {
 	return poll(ctx, func(ctx context.Context) (bool, string, error) {
-		if err := p.nodeFailed(ctx, cluster); err != nil {
+		if _, err := p.nodeFailed(ctx, cluster); err != nil {
 			return false, "", err
 		}
 		body, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
@@ -93,20 +93,24 @@ func (p *Provider) waitAPIServer(ctx context.Context, cs *kubernetes.Clientset, 
 }
 
 // nodeFailed returns the node agent's boot failure, or an error if the node
-// container is no longer running; nil while the node is booting or up.
-func (p *Provider) nodeFailed(ctx context.Context, cluster string) error {
+// container is no longer running. Otherwise it returns the agent's status
+// report, nil while the agent has not reported since the node started.
+func (p *Provider) nodeFailed(ctx context.Context, cluster string) (*node.Status, error) {
 	c, err := p.docker.ContainerInspect(ctx, NodeName(cluster))
 	if err != nil {
-		return fmt.Errorf("inspect node: %w", err)
+		return nil, fmt.Errorf("inspect node: %w", err)
 	}
 	if c.State != nil && !c.State.Running && !c.State.Restarting {
-		return fmt.Errorf("the node container %s stopped (%s, exit code %d): `skiff export logs --name %s` collects its logs", NodeName(cluster), c.State.Status, c.State.ExitCode, cluster)
+		return nil, fmt.Errorf("the node container %s stopped (%s, exit code %d): `skiff export logs --name %s` collects its logs", NodeName(cluster), c.State.Status, c.State.ExitCode, cluster)
 	}
 	st, err := p.nodeStatus(ctx, cluster)
-	if err == nil && st.Phase == "Failed" {
-		return &AgentError{Message: st.Error}
+	if err != nil {
+		return nil, nil
 	}
-	return nil
+	if st.Phase == "Failed" {
+		return nil, &AgentError{Message: st.Error}
+	}
+	return st, nil
 }
 
 // waitUsable waits for what a user's work needs: the node agent done
@@ -142,11 +146,11 @@ func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, clu
 	}
 	since = since.Truncate(time.Second)
 	return poll(ctx, func(ctx context.Context) (bool, string, error) {
-		if err := p.nodeFailed(ctx, cluster); err != nil {
+		st, err := p.nodeFailed(ctx, cluster)
+		if err != nil {
 			return false, "", err
 		}
-		st, err := p.nodeStatus(ctx, cluster)
-		if err != nil {
+		if st == nil {
 			return false, "node agent has not reported yet", nil
 		}
 		if st.Phase != "Running" {

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-k8s/skiff/addons"
-	"github.com/skiff-k8s/skiff/images"
 	"github.com/skiff-k8s/skiff/internal/cli"
 	"github.com/skiff-k8s/skiff/provision"
 )
@@ -119,13 +118,7 @@ func ensureAgentLayer(cmd *cobra.Command, s Streams, p *provision.Provider) (str
 	if err != nil {
 		return "", err
 	}
-	img, err := images.NodeImage(m, b.Agent)
-	if err != nil {
-		return "", err
-	}
-	if _, err := p.Docker().ImageInspect(cmd.Context(), img); err == nil {
-		return img, nil
-	}
+	// Build returns at once when the image exists.
 	b.AgentOnly = true
 	res, err := b.Build(cmd.Context(), m)
 	if err != nil {
