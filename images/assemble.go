@@ -25,9 +25,8 @@ import (
 
 // Paths inside the node image.
 const (
-	binDir     = "usr/local/bin"
-	preloadDir = "opt/skiff/images" // image archives imported into containerd at first boot
-	agentPath  = "/usr/local/bin/skiff-node"
+	binDir    = "usr/local/bin"
+	agentPath = "/usr/local/bin/skiff-node"
 )
 
 // kubeCommands are the names the multi-call Kubernetes binary answers to.
@@ -36,11 +35,11 @@ var kubeCommands = []string{"kube-apiserver", "kube-controller-manager", "kube-s
 // LabelPrefix prefixes the version labels on node images.
 const LabelPrefix = "dev.skiff.version."
 
-// assemble streams the root filesystem plus the compiled binaries and
-// preloaded image archives into `docker import`.
-func (b *Builder) assemble(ctx context.Context, m *Manifest, ref, rootfs string, bins, preload map[string]string) error {
+// assemble streams the root filesystem plus the compiled binaries into
+// `docker import`.
+func (b *Builder) assemble(ctx context.Context, m *Manifest, ref, rootfs string, bins map[string]string) error {
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeImageTar(pw, rootfs, bins, preload)) }()
+	go func() { pw.CloseWithError(writeImageTar(pw, rootfs, bins)) }()
 	changes := []string{
 		"ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"ENV container=docker",
@@ -63,10 +62,9 @@ func (b *Builder) assemble(ctx context.Context, m *Manifest, ref, rootfs string,
 	return nil
 }
 
-// writeImageTar writes the node's root filesystem: rootfs, each directory
-// of bins into /usr/local/bin and each preload archive (file name -> path)
-// into /opt/skiff/images.
-func writeImageTar(w io.Writer, rootfs string, bins, preload map[string]string) error {
+// writeImageTar writes the node's root filesystem: rootfs and each
+// directory of bins into /usr/local/bin.
+func writeImageTar(w io.Writer, rootfs string, bins map[string]string) error {
 	tw := tar.NewWriter(w)
 	f, err := os.Open(rootfs)
 	if err != nil {
@@ -110,19 +108,6 @@ func writeImageTar(w io.Writer, rootfs string, bins, preload map[string]string) 
 	}
 	for _, c := range kubeCommands {
 		if err := tw.WriteHeader(&tar.Header{Name: binDir + "/" + c, Typeflag: tar.TypeSymlink, Linkname: "kube", Mode: 0o777}); err != nil {
-			return err
-		}
-	}
-	if err := tw.WriteHeader(&tar.Header{Name: preloadDir + "/", Typeflag: tar.TypeDir, Mode: 0o755}); err != nil {
-		return err
-	}
-	archives := make([]string, 0, len(preload))
-	for n := range preload {
-		archives = append(archives, n)
-	}
-	sort.Strings(archives)
-	for _, n := range archives {
-		if err := addFile(tw, preload[n], preloadDir+"/"+n, 0o644); err != nil {
 			return err
 		}
 	}

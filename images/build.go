@@ -31,7 +31,7 @@ import (
 
 // recipeVersion changes whenever the build code changes what it produces
 // from an unchanged manifest.
-const recipeVersion = "1"
+const recipeVersion = "2"
 
 // Repository names of the images the builder makes.
 const (
@@ -110,8 +110,8 @@ func (b *Builder) buildBase(ctx context.Context, m *Manifest, ref string) error 
 		return err
 	}
 	bins := map[string]string{}
-	// preload maps an archive's file name under /opt/skiff/images to its path.
-	preload := map[string]string{}
+	// preload maps an image archive's file name to its path.
+	archives := map[string]string{}
 	for _, c := range m.Go {
 		var dir string
 		err := b.step(fmt.Sprintf("Building %s %s from %s", c.Name, c.Version, c.Module), func() error {
@@ -128,7 +128,7 @@ func (b *Builder) buildBase(ctx context.Context, m *Manifest, ref string) error 
 		}
 		if err := b.step("Packing image "+c.Image.Ref, func() error {
 			var err error
-			preload[c.Name+".tar"], err = b.componentImage(c, dir)
+			archives[c.Name+".tar"], err = b.componentImage(c, dir)
 			return err
 		}); err != nil {
 			return err
@@ -136,7 +136,7 @@ func (b *Builder) buildBase(ctx context.Context, m *Manifest, ref string) error 
 	}
 	if err := b.step("Building pause "+m.Pause.Version, func() error {
 		var err error
-		preload["pause.tar"], err = b.buildPause(ctx, m)
+		archives["pause.tar"], err = b.buildPause(ctx, m)
 		return err
 	}); err != nil {
 		return err
@@ -151,13 +151,19 @@ func (b *Builder) buildBase(ctx context.Context, m *Manifest, ref string) error 
 	}
 	if err := b.step("Packing image "+m.Busybox.Image, func() error {
 		var err error
-		preload["busybox.tar"], err = b.buildBusybox(ctx, m, rootfs)
+		archives["busybox.tar"], err = b.buildBusybox(ctx, m, rootfs)
 		return err
 	}); err != nil {
 		return err
 	}
-	return b.step("Assembling and importing "+ref, func() error {
-		return b.assemble(ctx, m, ref, rootfs, bins, preload)
+	raw := ref + "-rootfs"
+	if err := b.step("Assembling and importing "+raw, func() error {
+		return b.assemble(ctx, m, raw, rootfs, bins)
+	}); err != nil {
+		return err
+	}
+	return b.step(fmt.Sprintf("Unpacking %d images into containerd's store in %s", len(archives), ref), func() error {
+		return preload(ctx, b.Docker, raw, ref, archives, b.log)
 	})
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"sync"
@@ -114,7 +113,7 @@ func newAgent() (*Agent, error) {
 // start launches every component as soon as its dependencies are ready, and
 // returns when all are ready or one failed.
 func (a *Agent) start(ctx context.Context) error {
-	done := map[string]chan struct{}{"images": make(chan struct{}), "addons": make(chan struct{}), "node-role": make(chan struct{})}
+	done := map[string]chan struct{}{"addons": make(chan struct{}), "node-role": make(chan struct{})}
 	for _, u := range a.units {
 		done[u.name] = make(chan struct{})
 	}
@@ -142,7 +141,6 @@ func (a *Agent) start(ctx context.Context) error {
 			close(done[name])
 		}()
 	}
-	run("images", []string{"containerd"}, func() error { return a.importImages(ctx) })
 	for _, u := range a.units {
 		run(u.name, u.after, func() error { return a.startUnit(ctx, u) })
 	}
@@ -236,49 +234,6 @@ func (a *Agent) stop() {
 			log.Printf("stop %s: %v", p.Name, err)
 		}
 	}
-}
-
-// importImages loads the preloaded image archives into containerd, once:
-// containerd's store is on the volume, so later boots skip it. The archives
-// import concurrently: each is mostly decompression and unpacking.
-func (a *Agent) importImages(ctx context.Context) error {
-	archives, err := filepath.Glob(filepath.Join(PreloadDir, "*.tar"))
-	if err != nil {
-		return err
-	}
-	errs := make([]error, len(archives))
-	var wg sync.WaitGroup
-	for i, ar := range archives {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = a.importImage(ctx, ar)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-func (a *Agent) importImage(ctx context.Context, archive string) error {
-	st, err := os.Stat(archive)
-	if err != nil {
-		return err
-	}
-	marker := filepath.Join(StateDir, "preloaded", filepath.Base(archive))
-	if m, err := os.Stat(marker); err == nil && m.ModTime().Equal(st.ModTime()) {
-		return nil
-	}
-	cmd := exec.Command("/usr/local/bin/ctr", "--namespace", "k8s.io", "images", "import", archive)
-	if out, err := a.reaper.Output(ctx, cmd); err != nil {
-		return fmt.Errorf("failed to import %s: %w: %s", archive, err, out)
-	}
-	if err := os.MkdirAll(filepath.Dir(marker), 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(marker, nil, 0o644); err != nil {
-		return err
-	}
-	return os.Chtimes(marker, st.ModTime(), st.ModTime())
 }
 
 // Status is the agent's report, read by `skiff status`.

@@ -128,7 +128,7 @@ func components(c *Config, ip string) []component {
 		{name: "kube-scheduler", path: "/usr/local/bin/kube-scheduler", args: scheduler,
 			after: []string{"kube-apiserver"}, ready: httpReady("https://127.0.0.1:10259/healthz", insecureTLS)},
 		{name: "kubelet", path: "/usr/local/bin/kubelet", args: kubelet,
-			after: []string{"containerd", "images", "kube-apiserver"}, ready: httpReady("http://127.0.0.1:10248/healthz", nil)},
+			after: []string{"containerd", "kube-apiserver"}, ready: httpReady("http://127.0.0.1:10248/healthz", nil)},
 		{name: "kube-proxy", path: "/usr/local/bin/kube-proxy", args: []string{"--config=" + kubeProxyConfig},
 			after: []string{"kube-apiserver"}, ready: httpReady("http://127.0.0.1:10256/healthz", nil)},
 	}

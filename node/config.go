@@ -23,8 +23,10 @@ const (
 	LogDir        = "/var/log/skiff"
 	RunDir        = "/run/skiff"
 	// StatusFile is on the volume, not /run: `docker cp` cannot see tmpfs.
-	StatusFile    = StateDir + "/status.json"
-	PreloadDir    = "/opt/skiff/images"
+	StatusFile = StateDir + "/status.json"
+	// PreloadedList, in the image, names the images its containerd store
+	// was built with, one per line.
+	PreloadedList = "/opt/skiff/images.txt"
 	APIServerPort = 6443
 )
 

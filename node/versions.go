@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-
-	"github.com/skiff-k8s/skiff/images/archive"
 )
 
 // binaryVersions are the commands that make each binary in the image report
@@ -51,16 +49,13 @@ func printVersions() int {
 			fmt.Printf("debian os %s\n", m[1])
 		}
 	}
-	archives, _ := filepath.Glob(filepath.Join(PreloadDir, "*.tar"))
-	for _, a := range archives {
-		tags, err := archive.Tags(a)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", a, err)
-			failed = true
-		}
-		for _, t := range tags {
-			fmt.Printf("image %s\n", t)
-		}
+	list, err := os.ReadFile(PreloadedList)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		failed = true
+	}
+	for _, ref := range strings.Fields(string(list)) {
+		fmt.Printf("image %s\n", ref)
 	}
 	if failed {
 		return 1
