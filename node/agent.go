@@ -166,6 +166,7 @@ func (a *Agent) startUnit(ctx context.Context, u component) error {
 		Name:    u.name,
 		Path:    u.path,
 		Args:    u.args,
+		Env:     componentEnv(),
 		LogFile: filepath.Join(LogDir, u.name+".log"),
 		PIDDir:  RunDir,
 		Reaper:  a.reaper,

