@@ -17,11 +17,14 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/skiff-k8s/skiff/internal/textutil"
-	"github.com/skiff-k8s/skiff/node"
 )
 
 // Paths inside the build container and the image.
 const (
+	// preloadedList names the preloaded images; the node's `versions`
+	// prints it (preloadedList, the same path: node cannot be imported
+	// here, it imports the addons, whose tests import this package).
+	preloadedList = "/opt/skiff/images.txt"
 	// layersDir holds the unpacked layers of the preloaded images.
 	layersDir = "/opt/skiff/layers"
 	// archiveDir is where the archives wait in the build container.
@@ -49,8 +52,8 @@ done
 for a in ` + archiveDir + `/*.tar; do
   ctr --namespace k8s.io images import --local --discard-unpacked-layers "$a"
 done
-mkdir -p $(dirname ` + node.PreloadedList + `)
-ctr --namespace k8s.io images ls -q | grep -v '^sha256:' > ` + node.PreloadedList + `
+mkdir -p $(dirname ` + preloadedList + `)
+ctr --namespace k8s.io images ls -q | grep -v '^sha256:' > ` + preloadedList + `
 kill $pid
 wait $pid || true
 rm -rf ` + archiveDir + `
