@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -42,7 +44,19 @@ func forgetPods(ctx context.Context, socket string) error {
 	}
 	defer conn.Close()
 	cri := runtime.NewRuntimeServiceClient(conn)
-	list, err := cri.ListPodSandbox(ctx, &runtime.ListPodSandboxRequest{})
+	var list *runtime.ListPodSandboxResponse
+	// containerd's socket answers before its CRI plugin has loaded.
+	for {
+		list, err = cri.ListPodSandbox(ctx, &runtime.ListPodSandboxRequest{})
+		if status.Code(err) != codes.Unavailable {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the CRI did not answer within %s: %w", forgetTimeout, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("failed to list pod sandboxes: %w", err)
 	}
