@@ -66,7 +66,7 @@ func newBundleCommand(s Streams) *cobra.Command {
 	}
 	saveCmd.Flags().StringVarP(&save.out, "output", "o", "", "bundle file to write")
 	saveCmd.Flags().StringArrayVar(&save.images, "image", nil, "extra image from the host's Docker to include (repeatable)")
-	saveCmd.Flags().StringArrayVar(&save.snapshots, "snapshot", nil, "skiff snapshot to include, for `skiff create --from` (repeatable)")
+	saveCmd.Flags().StringArrayVar(&save.snapshots, "snapshot", nil, "skiff snapshot to include, for skiff create --from (repeatable)")
 
 	var binDir string
 	loadCmd := &cobra.Command{
