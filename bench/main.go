@@ -129,8 +129,9 @@ func bench(ctx context.Context, o options) error {
 	return nil
 }
 
-// round is create and what users feel (userRound), then stop, start,
-// delete and the floor. A failed round deletes its cluster.
+// round is create and what users feel (userRound), then stop, start, a
+// snapshot and a clone of it (snapshotRound), delete and the floor. A
+// failed round deletes its cluster.
 func round(ctx context.Context, e *benchEnv, name string, r *results) (err error) {
 	if err := deleteCluster(ctx, e, name); err != nil {
 		return err
@@ -153,6 +154,9 @@ func round(ctx context.Context, e *benchEnv, name string, r *results) (err error
 		return fmt.Errorf("start: %w", err)
 	}
 	r.add("start_s", time.Since(t).Seconds())
+	if err := snapshotRound(ctx, e, name, r); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
 	t = time.Now()
 	if _, err := e.p.Delete(ctx, name, e.kubeconfig); err != nil {
 		return fmt.Errorf("delete: %w", err)

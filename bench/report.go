@@ -26,13 +26,16 @@ package main
 //	first_pod_s             a pause Deployment created → its pod Running, after the app
 //	idle_cpu_pct            node container CPU over the idle window, % of one core
 //	stop_s, start_s, delete_s
+//	snapshot_save_s         after start, the app plus a PVC holding 100 MiB: `snapshot save` of the running cluster
+//	clone_s                 create --from that snapshot → the test app answers through its Service in the clone
 //	image_mib               node image size, uncompressed (a number, not a summary)
 //	idle_mib                node container working set at the end of the idle window
 //	idle_rss_mib            {component: summary}: each node component's RSS then
 //	breakdown               {"create step: NAME" (seconds the step took),
 //	                         "node ready: COMPONENT", "node Ready (condition)",
 //	                         "addon ready: NAMESPACE/DEPLOYMENT" (seconds from the node's start),
-//	                         "first create: agent layer build" (seconds)}
+//	                         "first create: agent layer build" (seconds),
+//	                         "snapshot: cluster paused" (seconds)}
 
 import (
 	"cmp"
@@ -70,6 +73,8 @@ func headline(idle time.Duration) []metric {
 		{key: "delete_s"},
 		{key: "stop_s"},
 		{key: "start_s", label: "start after stop → all Ready"},
+		{key: "snapshot_save_s", label: "snapshot of the running cluster, app + 100 MiB PVC"},
+		{key: "clone_s", label: "create --from the snapshot → its app answering through its Service"},
 	}
 }
 

@@ -1,7 +1,7 @@
 // Package bundle writes and reads one-file bundles: everything needed to
 // create clusters on a machine that has only Docker — the node image (with
-// its preloaded addon images), the skiff binary and any extra images — with
-// a manifest of versions and sha256 checksums.
+// its preloaded addon images), the skiff binary, any extra images and
+// snapshots — with a manifest of versions and sha256 checksums.
 package bundle
 
 import (
@@ -35,7 +35,9 @@ type Manifest struct {
 	NodeImage string            `json:"nodeImage"`
 	Versions  map[string]string `json:"versions"`
 	Images    []string          `json:"images,omitempty"`
-	Files     []File            `json:"files"`
+	// Snapshots are skiff snapshots, each a snapshot file member.
+	Snapshots []string `json:"snapshots,omitempty"`
+	Files     []File   `json:"files"`
 }
 
 // File is one member with its checksum.
@@ -44,6 +46,9 @@ type File struct {
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
 }
+
+// snapshotName is where a snapshot's file sits in a bundle.
+func snapshotName(snap string) string { return "snapshots/" + snap + ".skiffsnap" }
 
 // binaryName is where the skiff executable sits in a bundle.
 func binaryName(goos, arch string) string { return "bin/skiff-" + goos + "-" + arch }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/skiff-k8s/skiff/internal/cli"
 	"github.com/skiff-k8s/skiff/internal/digest"
+	"github.com/skiff-k8s/skiff/provision"
 )
 
 // LoadResult says what loading a bundle changed.
@@ -25,6 +26,9 @@ type LoadResult struct {
 	Manifest *Manifest
 	// Loaded lists the images imported; images already present are skipped.
 	Loaded []string
+	// Snapshots lists the snapshots made; one already loaded from the same
+	// payload is skipped.
+	Snapshots []string
 	// Binary is the installed skiff; BinaryChanged is false if it was
 	// already there, byte for byte.
 	Binary        string
@@ -32,9 +36,10 @@ type LoadResult struct {
 }
 
 // Load verifies the whole bundle first, then imports its node image and
-// extra images into Docker (skipping those already present) and installs
-// the skiff binary into binDir. A failure removes the images this call
-// imported, so nothing is left half-imported.
+// extra images into Docker (skipping those already present), makes its
+// snapshots (skipping those already loaded) and installs the skiff binary
+// into binDir. A failure removes the images and snapshots this call made,
+// so nothing is left half-loaded.
 func Load(ctx context.Context, docker *client.Client, path, binDir string, progress io.Writer) (*LoadResult, error) {
 	m, err := Verify(path)
 	if err != nil {
@@ -54,6 +59,20 @@ func Load(ctx context.Context, docker *client.Client, path, binDir string, progr
 			return nil, errors.Join(err, res.undo(ctx, docker))
 		}
 		res.Loaded = append(res.Loaded, refs...)
+	}
+	p := provision.NewProvider(docker, nil, nil)
+	for _, snap := range m.Snapshots {
+		open := func() (io.ReadCloser, error) {
+			rc, _, err := member(path, snapshotName(snap))
+			return rc, err
+		}
+		_, loaded, err := p.LoadSnapshot(ctx, open, progress)
+		if err != nil {
+			return nil, errors.Join(err, res.undo(ctx, docker))
+		}
+		if loaded {
+			res.Snapshots = append(res.Snapshots, snap)
+		}
 	}
 	if res.Binary, res.BinaryChanged, err = installBinary(path, binDir); err != nil {
 		return nil, errors.Join(err, res.undo(ctx, docker))
@@ -99,6 +118,12 @@ func loadMember(ctx context.Context, docker *client.Client, path, name string, p
 
 func (r *LoadResult) undo(ctx context.Context, docker *client.Client) error {
 	var errs []error
+	p := provision.NewProvider(docker, nil, nil)
+	for _, snap := range r.Snapshots {
+		if _, err := p.RemoveSnapshot(context.WithoutCancel(ctx), snap); err != nil {
+			errs = append(errs, fmt.Errorf("failed to remove snapshot %s after the failed load: %w", snap, err))
+		}
+	}
 	for _, ref := range r.Loaded {
 		if _, err := docker.ImageRemove(context.WithoutCancel(ctx), ref, image.RemoveOptions{}); err != nil {
 			errs = append(errs, fmt.Errorf("failed to remove %s after the failed load: %w", ref, err))

@@ -11,10 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 
 	"github.com/docker/docker/client"
 
 	"github.com/skiff-k8s/skiff/internal/cli"
+	"github.com/skiff-k8s/skiff/internal/digest"
+	"github.com/skiff-k8s/skiff/provision"
 )
 
 // SaveOptions says what goes into a bundle.
@@ -23,6 +26,7 @@ type SaveOptions struct {
 	NodeImage string
 	Versions  map[string]string
 	Images    []string // extra images from the host's Docker
+	Snapshots []string // skiff snapshots
 	Binary    string   // the skiff executable to include
 	Skiff     string   // its version
 	Progress  io.Writer
@@ -37,12 +41,22 @@ func Save(ctx context.Context, docker *client.Client, o SaveOptions) error {
 			return fmt.Errorf("image %s is not in Docker: build, pull or load it first", ref)
 		}
 	}
+	p := provision.NewProvider(docker, nil, nil)
+	for _, snap := range o.Snapshots {
+		s, err := p.Snapshot(ctx, snap)
+		if err != nil {
+			return err
+		}
+		if s.NodeImage != o.NodeImage && !slices.Contains(o.Images, s.NodeImage) {
+			return fmt.Errorf("snapshot %q runs node image %s, which the bundle would not carry: add --image %s", snap, s.NodeImage, s.NodeImage)
+		}
+	}
 	stage, err := os.MkdirTemp(filepath.Dir(o.Output), ".skiff-bundle-")
 	if err != nil {
 		return fmt.Errorf("failed to create staging directory: %w", err)
 	}
 	defer os.RemoveAll(stage)
-	m := &Manifest{Format: Format, OS: runtime.GOOS, Arch: runtime.GOARCH, Skiff: o.Skiff, NodeImage: o.NodeImage, Versions: o.Versions, Images: o.Images}
+	m := &Manifest{Format: Format, OS: runtime.GOOS, Arch: runtime.GOARCH, Skiff: o.Skiff, NodeImage: o.NodeImage, Versions: o.Versions, Images: o.Images, Snapshots: o.Snapshots}
 	stageImages := func(name string, refs []string) error {
 		rc, err := docker.ImageSave(ctx, refs)
 		if err != nil {
@@ -58,6 +72,19 @@ func Save(ctx context.Context, docker *client.Client, o SaveOptions) error {
 	}
 	if len(o.Images) > 0 {
 		if err := stageImages(extraName, o.Images); err != nil {
+			return err
+		}
+	}
+	for _, snap := range o.Snapshots {
+		name := snapshotName(snap)
+		staged := filepath.Join(stage, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(staged), 0o755); err != nil {
+			return err
+		}
+		if _, err := p.WriteSnapshotFile(ctx, snap, staged, o.Progress); err != nil {
+			return err
+		}
+		if err := m.record(stage, name); err != nil {
 			return err
 		}
 	}
@@ -96,6 +123,22 @@ func (m *Manifest) stage(dir, name string, r io.Reader) error {
 	}
 	m.Files = append(m.Files, File{Name: name, Size: n, SHA256: hex.EncodeToString(sum.Sum(nil))})
 	return f.Close()
+}
+
+// record adds the checksum of a member written into the staging directory
+// by other means than stage.
+func (m *Manifest) record(dir, name string) error {
+	path := filepath.Join(dir, filepath.FromSlash(name))
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	sum, err := digest.File(path)
+	if err != nil {
+		return fmt.Errorf("failed to checksum %s: %w", name, err)
+	}
+	m.Files = append(m.Files, File{Name: name, Size: st.Size(), SHA256: sum})
+	return nil
 }
 
 // pack writes the manifest and then every staged member into out.

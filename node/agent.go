@@ -113,7 +113,7 @@ func newAgent() (*Agent, error) {
 // start launches every component as soon as its dependencies are ready, and
 // returns when all are ready or one failed.
 func (a *Agent) start(ctx context.Context) error {
-	done := map[string]chan struct{}{"addons": make(chan struct{}), "node-role": make(chan struct{})}
+	done := map[string]chan struct{}{"forget-pods": make(chan struct{}), "addons": make(chan struct{}), "node-role": make(chan struct{})}
 	for _, u := range a.units {
 		done[u.name] = make(chan struct{})
 	}
@@ -141,6 +141,7 @@ func (a *Agent) start(ctx context.Context) error {
 			close(done[name])
 		}()
 	}
+	run("forget-pods", []string{"containerd"}, func() error { return forgetPods(ctx, containerdSocket) })
 	for _, u := range a.units {
 		run(u.name, u.after, func() error { return a.startUnit(ctx, u) })
 	}

@@ -7,6 +7,9 @@ import (
 	"strings"
 )
 
+// containerdSocket is where containerd serves its API and the CRI.
+const containerdSocket = "/run/containerd/containerd.sock"
+
 // component is one supervised child: how to run it, what it needs first and
 // how to tell it is serving.
 type component struct {
@@ -115,7 +118,7 @@ func components(c *Config, ip string) []component {
 	}
 	return []component{
 		{name: "containerd", path: "/usr/local/bin/containerd", args: []string{"--config", containerdConfig},
-			ready: socketReady("/run/containerd/containerd.sock")},
+			ready: socketReady(containerdSocket)},
 		{name: "etcd", path: "/usr/local/bin/etcd", args: []string{
 			"--name=" + c.NodeName,
 			"--data-dir=/var/lib/etcd",
@@ -138,7 +141,7 @@ func components(c *Config, ip string) []component {
 		{name: "kube-scheduler", path: "/usr/local/bin/kube-scheduler", args: scheduler,
 			after: []string{"kube-apiserver"}, ready: httpReady("https://127.0.0.1:10259/healthz", insecureTLS)},
 		{name: "kubelet", path: "/usr/local/bin/kubelet", args: kubelet,
-			after: []string{"containerd", "kube-apiserver"}, ready: httpReady("http://127.0.0.1:10248/healthz", nil)},
+			after: []string{"containerd", "forget-pods", "kube-apiserver"}, ready: httpReady("http://127.0.0.1:10248/healthz", nil)},
 		{name: "kube-proxy", path: "/usr/local/bin/kube-proxy", args: []string{"--config=" + kubeProxyConfig},
 			after: []string{"kube-apiserver"}, ready: httpReady("http://127.0.0.1:10256/healthz", nil)},
 	}

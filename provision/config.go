@@ -50,6 +50,9 @@ type Config struct {
 	WaitAll        bool
 	Retain         bool
 	KubeconfigPath string
+	// From is a snapshot to start from: its node image, subnets and addons
+	// replace the fields above, its volume the empty one.
+	From string
 }
 
 // PortMapping publishes a node port on the host.
@@ -209,7 +212,9 @@ func (c *Config) Server() string {
 	return "https://" + net.JoinHostPort(addr, strconv.Itoa(c.APIServerPort))
 }
 
-// NodeName is the node container's name and the Kubernetes node name.
+// NodeName is the node container's name and hostname. It is the
+// Kubernetes node name too, except in a clone, which keeps its snapshot's
+// (node.Config.NodeName).
 func NodeName(cluster string) string { return cluster + "-control-plane" }
 
 // ContextName is the kubeconfig context, cluster and user name.

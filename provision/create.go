@@ -49,7 +49,8 @@ type createRun struct {
 	files  pki.Files
 	host   hostInfo
 	lbPool *net.IPNet
-	made   made // what a failure must remove: only what this run made
+	from   *clone // the snapshot a create --from starts from
+	made   made   // what a failure must remove: only what this run made
 	out    Created
 }
 
@@ -66,21 +67,25 @@ func (m made) any() bool { return m.container != "" || m.volume || m.kubeconfig 
 
 // Create makes a cluster and returns when it is usable: the API server
 // ready, the node Ready, system pods Ready and the default ServiceAccount
-// present. A failed or interrupted create removes what it made unless
-// cfg.Retain.
+// present. With cfg.From it starts from that snapshot's volume. A failed
+// or interrupted create removes what it made unless cfg.Retain.
 func (p *Provider) Create(ctx context.Context, cfg *Config) (*Created, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	r := &createRun{p: p, cfg: cfg}
+	startStep := "Starting node container"
+	if cfg.From != "" {
+		startStep = fmt.Sprintf("Copying snapshot %q and starting node container", cfg.From)
+	}
 	steps := []struct {
 		name string
 		fn   func(context.Context) error
 	}{
 		{"Checking Docker, image and ports", r.preflight},
 		{"Generating certificates", r.certificates},
-		{"Starting node container", r.startNode},
+		{startStep, r.startNode},
 		{"Waiting for the API server", r.waitAPIServer},
 		{"Waiting for the node and system pods", r.waitNode},
 		{"Writing kubeconfig", r.writeKubeconfig},
@@ -179,6 +184,16 @@ func (r *createRun) cleanup(ctx context.Context) error {
 
 func (r *createRun) preflight(ctx context.Context) error {
 	d := r.p.docker
+	if r.cfg.From != "" {
+		c, err := r.p.readClone(ctx, r.cfg.From)
+		if err != nil {
+			return err
+		}
+		if err := c.applyTo(r.cfg); err != nil {
+			return err
+		}
+		r.from = c
+	}
 	info, err := d.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("failed to query Docker: %w", err)
@@ -364,6 +379,11 @@ func portFree(addr string, port int) error {
 }
 
 func (r *createRun) certificates(context.Context) error {
+	if r.from != nil {
+		files, err := r.from.stateFiles(r.cfg.Name, r.cfg.APIServerAddress)
+		r.files = files
+		return err
+	}
 	files, err := pki.Generate(pki.Config{
 		ClusterName:   r.cfg.Name,
 		NodeName:      NodeName(r.cfg.Name),
@@ -405,21 +425,14 @@ func (r *createRun) startNode(ctx context.Context) error {
 		return fmt.Errorf("failed to create volume: %w", err)
 	}
 	r.made.volume = true
-	dns, err := serviceIP(r.cfg.ServiceSubnet, 10)
+	nc, err := r.nodeConfig()
 	if err != nil {
 		return err
 	}
-	nc := node.Config{
-		ClusterName:   r.cfg.Name,
-		NodeName:      NodeName(r.cfg.Name),
-		PodSubnet:     r.cfg.PodSubnet,
-		ServiceSubnet: r.cfg.ServiceSubnet,
-		DNSIP:         dns,
-		KubeProxyMode: r.cfg.KubeProxyMode,
-		FeatureGates:  r.cfg.FeatureGates,
-		RuntimeConfig: r.cfg.RuntimeConfig,
-		NodeLabels:    r.cfg.NodeLabels,
-		Addons:        r.cfg.Addons,
+	if r.from != nil {
+		if err := r.p.fillVolume(ctx, r.from, volumeName(r.cfg.Name)); err != nil {
+			return err
+		}
 	}
 	nc.LoadBalancerPool, nc.RegistryPort = r.lbPool.String(), r.cfg.RegistryPort
 	// Prefer --privileged; fall back to the explicit capability set where
@@ -443,6 +456,31 @@ func (r *createRun) startNode(ctx context.Context) error {
 		r.made.container = ""
 	}
 	return err
+}
+
+// nodeConfig is what the agent is told about the new cluster, but for
+// what the container decides (LoadBalancer pool, registry port,
+// privileges). A clone's is its snapshot's.
+func (r *createRun) nodeConfig() (node.Config, error) {
+	if r.from != nil {
+		return r.from.nodeConfig(r.cfg.Name), nil
+	}
+	dns, err := serviceIP(r.cfg.ServiceSubnet, 10)
+	if err != nil {
+		return node.Config{}, err
+	}
+	return node.Config{
+		ClusterName:   r.cfg.Name,
+		NodeName:      NodeName(r.cfg.Name),
+		PodSubnet:     r.cfg.PodSubnet,
+		ServiceSubnet: r.cfg.ServiceSubnet,
+		DNSIP:         dns,
+		KubeProxyMode: r.cfg.KubeProxyMode,
+		FeatureGates:  r.cfg.FeatureGates,
+		RuntimeConfig: r.cfg.RuntimeConfig,
+		NodeLabels:    r.cfg.NodeLabels,
+		Addons:        r.cfg.Addons,
+	}, nil
 }
 
 func (r *createRun) createAndStart(ctx context.Context, nc node.Config) error {

@@ -25,16 +25,25 @@ const (
 
 // readNodeFile reads one file from a node container, running or stopped.
 func (p *Provider) readNodeFile(ctx context.Context, name, file string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, readTimeout)
-	defer cancel()
-	rc, _, err := p.docker.CopyFromContainer(ctx, NodeName(name), file)
+	data, err := p.readContainerFile(ctx, NodeName(name), file)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read %s from the node: %w", file, err)
+	}
+	return data, nil
+}
+
+// readContainerFile reads one file from a container, running or stopped.
+func (p *Provider) readContainerFile(ctx context.Context, id, file string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	rc, _, err := p.docker.CopyFromContainer(ctx, id, file)
+	if err != nil {
+		return nil, err
 	}
 	defer rc.Close()
 	tr := tar.NewReader(rc)
 	if _, err := tr.Next(); err != nil {
-		return nil, fmt.Errorf("failed to read %s from the node: %w", file, err)
+		return nil, fmt.Errorf("read %s: %w", file, err)
 	}
 	return io.ReadAll(tr)
 }

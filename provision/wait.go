@@ -121,11 +121,13 @@ func (p *Provider) nodeFailed(ctx context.Context, cluster string) (*node.Status
 // resolution (10 s) apart, and nothing but `kubectl top` and autoscalers
 // needs it.
 func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, cluster string, all bool) error {
-	nodeName := NodeName(cluster)
 	nc, err := p.nodeConfig(ctx, cluster)
 	if err != nil {
 		return err
 	}
+	// A clone keeps its snapshot's Kubernetes node name under a new
+	// container name.
+	nodeName := nc.NodeName
 	var skip []string
 	if !all {
 		skip = []string{"metrics"}
@@ -134,7 +136,7 @@ func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, clu
 	if err != nil {
 		return err
 	}
-	c, err := p.docker.ContainerInspect(ctx, nodeName)
+	c, err := p.docker.ContainerInspect(ctx, NodeName(cluster))
 	if err != nil {
 		return fmt.Errorf("failed to inspect node: %w", err)
 	}

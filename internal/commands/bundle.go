@@ -18,12 +18,13 @@ import (
 func newBundleCommand(s Streams) *cobra.Command {
 	cmd := &cobra.Command{Use: "bundle", Short: "One-file bundles for machines without network (workshops)"}
 	var save struct {
-		out    string
-		images []string
+		out       string
+		images    []string
+		snapshots []string
 	}
 	saveCmd := &cobra.Command{
-		Use:   "save -o FILE [--image IMG]...",
-		Short: "Write the node image, this skiff binary and extra images into one file",
+		Use:   "save -o FILE [--image IMG]... [--snapshot SNAP]...",
+		Short: "Write the node image, this skiff binary, extra images and snapshots into one file",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if save.out == "" {
@@ -52,7 +53,7 @@ func newBundleCommand(s Streams) *cobra.Command {
 			}
 			start := time.Now()
 			err = bundle.Save(cmd.Context(), docker, bundle.SaveOptions{
-				Output: save.out, NodeImage: node, Versions: versions, Images: save.images,
+				Output: save.out, NodeImage: node, Versions: versions, Images: save.images, Snapshots: save.snapshots,
 				Binary: self, Skiff: Version, Progress: s.Err,
 			})
 			if err != nil {
@@ -65,6 +66,7 @@ func newBundleCommand(s Streams) *cobra.Command {
 	}
 	saveCmd.Flags().StringVarP(&save.out, "output", "o", "", "bundle file to write")
 	saveCmd.Flags().StringArrayVar(&save.images, "image", nil, "extra image from the host's Docker to include (repeatable)")
+	saveCmd.Flags().StringArrayVar(&save.snapshots, "snapshot", nil, "skiff snapshot to include, for skiff create --from (repeatable)")
 
 	var binDir string
 	loadCmd := &cobra.Command{
@@ -82,10 +84,13 @@ func newBundleCommand(s Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(res.Loaded) == 0 && !res.BinaryChanged {
+			if len(res.Loaded) == 0 && len(res.Snapshots) == 0 && !res.BinaryChanged {
 				fmt.Fprintf(s.Out, "Bundle already loaded: nothing to do (%s)\n", res.Manifest.NodeImage)
 			} else {
-				fmt.Fprintf(s.Out, "Loaded %v and installed %s in %s\n", res.Loaded, res.Binary, time.Since(start).Round(100*time.Millisecond))
+				fmt.Fprintf(s.Out, "Loaded %v and installed %s in %s\n", append(res.Loaded, res.Snapshots...), res.Binary, time.Since(start).Round(100*time.Millisecond))
+			}
+			for _, snap := range res.Manifest.Snapshots {
+				fmt.Fprintf(s.Out, "Snapshot %s: %s create --from %s --name NAME\n", snap, res.Binary, snap)
 			}
 			fmt.Fprintf(s.Out, "Next: %s create", res.Binary)
 			if len(res.Manifest.Images) > 0 {

@@ -17,6 +17,7 @@ import (
 func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 	var flags struct {
 		name, config, image, kubeconfig string
+		from                            string
 		wait                            time.Duration
 		httpPort, httpsPort, registry   int
 		addons                          []string
@@ -28,7 +29,14 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 		Short: "Create a cluster and wait until it is usable",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg := &provision.Config{}
+			if flags.from != "" {
+				for _, f := range []string{"config", "image", "addons", "no-addons"} {
+					if cmd.Flags().Changed(f) {
+						return fmt.Errorf("--from takes the node image, subnets and addons from the snapshot: drop --%s", f)
+					}
+				}
+			}
+			cfg := &provision.Config{From: flags.from}
 			if flags.config != "" {
 				data, err := os.ReadFile(flags.config)
 				if err != nil {
@@ -68,7 +76,7 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 				return err
 			}
 			defer done()
-			if cfg.Image == "" {
+			if cfg.Image == "" && cfg.From == "" {
 				if cfg.Image, err = ensureAgentLayer(cmd, s, p); err != nil {
 					return err
 				}
@@ -76,7 +84,11 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 			for _, w := range p.Warnings(cmd.Context()) {
 				fmt.Fprintf(s.Err, "WARNING: %s: %s (fix: %s)\n", w.Check, w.Detail, w.Fix)
 			}
-			fmt.Fprintf(s.Err, "Creating cluster %q ...\n", cfg.Name)
+			if cfg.From != "" {
+				fmt.Fprintf(s.Err, "Creating cluster %q from snapshot %q ...\n", cfg.Name, cfg.From)
+			} else {
+				fmt.Fprintf(s.Err, "Creating cluster %q ...\n", cfg.Name)
+			}
 			start := time.Now()
 			res, err := p.Create(cmd.Context(), cfg)
 			if err != nil {
@@ -98,8 +110,8 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 	f.StringVarP(&flags.name, "name", "n", provision.DefaultName, "cluster name")
 	f.StringVar(&flags.config, "config", "", "kind v1alpha4 Cluster config file")
 	f.StringVar(&flags.image, "image", "", "node image (default: the one this skiff builds)")
-	f.StringVar(&flags.kubeconfig, "kubeconfig", "", "kubeconfig file to update (default: $KUBECONFIG or ~/.kube/config)")
-	f.DurationVar(&flags.wait, "wait", 5*time.Minute, "how long to wait for the cluster to be usable")
+	f.StringVar(&flags.from, "from", "", "snapshot to start from: its workloads, volumes, images and node image (see skiff snapshot ls)")
+	readyFlags(cmd, &flags.kubeconfig, &flags.wait)
 	f.BoolVar(&flags.waitAll, "wait-all", false, "also wait for metrics-server, so kubectl top answers at once (about 10 s more)")
 	f.BoolVar(&flags.retain, "retain", false, "keep the node after a failed create, for debugging")
 	f.StringSliceVar(&flags.addons, "addons", nil, "addons to enable (default: all of "+strings.Join(addons.Names(), ",")+")")

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -27,6 +28,13 @@ func newProvider(cmd *cobra.Command, s Streams, root *rootFlags) (*provision.Pro
 // nameFlag adds the --name flag every per-cluster command has.
 func nameFlag(cmd *cobra.Command, name *string) {
 	cmd.Flags().StringVarP(name, "name", "n", provision.DefaultName, "cluster name")
+}
+
+// readyFlags adds the --kubeconfig and --wait flags of the commands that
+// start a cluster and wait until it is usable.
+func readyFlags(cmd *cobra.Command, kubeconfig *string, wait *time.Duration) {
+	cmd.Flags().StringVar(kubeconfig, "kubeconfig", "", "kubeconfig file to update (default: $KUBECONFIG or ~/.kube/config)")
+	cmd.Flags().DurationVar(wait, "wait", 5*time.Minute, "how long to wait for the cluster to be usable")
 }
 
 // withProvider makes a RunE that connects to Docker and hands fn a provider.

@@ -76,6 +76,7 @@ func NewRoot(s Streams) *cobra.Command {
 		newImageCommand(s, flags),
 		newLoadCommand(s, flags),
 		newImagesCommand(s, flags),
+		newSnapshotCommand(s, flags),
 		newVersionCommand(s),
 	)
 	return root

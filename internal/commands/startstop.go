@@ -46,7 +46,6 @@ func newStartCommand(s Streams, root *rootFlags) *cobra.Command {
 		}),
 	}
 	nameFlag(cmd, &flags.name)
-	cmd.Flags().StringVar(&flags.kubeconfig, "kubeconfig", "", "kubeconfig file to update (default: $KUBECONFIG or ~/.kube/config)")
-	cmd.Flags().DurationVar(&flags.wait, "wait", 5*time.Minute, "how long to wait for the cluster to be usable")
+	readyFlags(cmd, &flags.kubeconfig, &flags.wait)
 	return cmd
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -60,4 +61,25 @@ func parseCA(certPEM, keyPEM []byte) (*keyPair, error) {
 		return nil, fmt.Errorf("CA key does not belong to certificate %q", cert.Subject.CommonName)
 	}
 	return &keyPair{key: key, cert: cert}, nil
+}
+
+// ExtendServingCert issues a replacement for the serving certificate in
+// certPEM from the same CA: the same common name and subject alternative
+// names, plus names. A clone of a snapshot runs under a new container name
+// that its API server certificate must carry, while the CA (which pods
+// trust through kube-root-ca.crt) stays.
+func ExtendServingCert(caCertPEM, caKeyPEM, certPEM []byte, names ...string) (newCertPEM, keyPEM []byte, err error) {
+	b, _ := pem.Decode(certPEM)
+	if b == nil || b.Type != "CERTIFICATE" {
+		return nil, nil, errors.New("failed to parse serving certificate: no CERTIFICATE block")
+	}
+	old, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to parse serving certificate: %w", err)
+	}
+	all := slices.Clone(old.DNSNames)
+	for _, ip := range old.IPAddresses {
+		all = append(all, ip.String())
+	}
+	return IssueServingCert(caCertPEM, caKeyPEM, old.Subject.CommonName, append(all, names...)...)
 }

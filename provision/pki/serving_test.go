@@ -53,3 +53,33 @@ func TestIssueServingCertRejectsBadCA(t *testing.T) {
 		}
 	}
 }
+
+func TestExtendServingCert(t *testing.T) {
+	t.Parallel()
+	f := mustGenerate(t)
+	certPEM, keyPEM, err := ExtendServingCert(f["pki/ca.crt"], f["pki/ca.key"], f["pki/apiserver.crt"], "clone-control-plane")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
+		t.Fatalf("key does not match certificate: %v", err)
+	}
+	old, cert := parseCert(t, f["pki/apiserver.crt"]), parseCert(t, certPEM)
+	roots := x509.NewCertPool()
+	roots.AddCert(parseCert(t, f["pki/ca.crt"]))
+	names := append(slices.Clone(old.DNSNames), "clone-control-plane")
+	for _, ip := range old.IPAddresses {
+		names = append(names, ip.String())
+	}
+	for _, host := range names {
+		if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, DNSName: host, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+			t.Errorf("Verify(%s): %v", host, err)
+		}
+	}
+	if cert.Subject.CommonName != old.Subject.CommonName {
+		t.Errorf("CN %q, want %q", cert.Subject.CommonName, old.Subject.CommonName)
+	}
+	if _, _, err := ExtendServingCert(f["pki/ca.crt"], f["pki/ca.key"], []byte("junk")); err == nil {
+		t.Error("junk certificate accepted")
+	}
+}
