@@ -160,13 +160,14 @@ func TestAddons(t *testing.T) {
 			Name    string `json:"name"`
 			Enabled bool   `json:"enabled"`
 			Healthy bool   `json:"healthy"`
+			Detail  string `json:"detail"`
 		}
 		if err := json.Unmarshal([]byte(c.mustSkiff(time.Minute, "addons", "list", "--name", c.name, "-o", "json").stdout), &list); err != nil {
 			t.Fatal(err)
 		}
 		for _, a := range list {
 			if !a.Enabled || !a.Healthy {
-				t.Errorf("addon %s: enabled=%t healthy=%t", a.Name, a.Enabled, a.Healthy)
+				t.Errorf("addon %s: enabled=%t healthy=%t (%s)", a.Name, a.Enabled, a.Healthy, a.Detail)
 			}
 		}
 	})

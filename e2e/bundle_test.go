@@ -12,9 +12,11 @@ import (
 	"github.com/skiff-k8s/skiff/e2e/testapp"
 )
 
-// TestBundle is the workshop: save a bundle with an extra app image, reject
-// a corrupted copy without touching Docker, load the good one on a "bare"
-// machine (node image removed), and create a cluster that runs the app.
+// TestBundle is the workshop: save a bundle with an extra app image and a
+// snapshot of the exercise already deployed, reject a corrupted copy
+// without touching Docker, load the good one on a "bare" machine (node
+// image and snapshot removed), and clone the snapshot into a cluster that
+// runs the app.
 // It works with its own copy of skiff, whose different bytes give it its own
 // node image (only the agent layer differs), so removing that image never
 // touches the one a user's clusters run.
@@ -30,9 +32,23 @@ func TestBundle(t *testing.T) {
 	if err := testapp.LoadIntoDocker(ctx, helloArchive(t)); err != nil {
 		t.Fatal(err)
 	}
+	// The exercise, already deployed: a snapshot of a cluster holding it.
+	const snap = "e2e-bundle-snap"
+	t.Cleanup(func() { run(t, 2*time.Minute, nil, skiff, "snapshot", "rm", snap) })
+	src := &cluster{t: t, name: "e2e-bundle-src", kubeconfig: filepath.Join(dir, "src-kubeconfig")}
+	t.Cleanup(func() { run(t, 2*time.Minute, src.env(), skiff, "delete", "--name", src.name) })
+	if r := run(t, 6*time.Minute, src.env(), skiff, "create", "--name", src.name); r.code != 0 {
+		t.Fatalf("create the snapshot's cluster:\n%s", r)
+	}
+	src.kubectl("create", "configmap", "exercise", "--from-literal=step=1")
+	if r := run(t, 5*time.Minute, src.env(), skiff, "snapshot", "save", snap, "--name", src.name); r.code != 0 {
+		t.Fatalf("snapshot save:\n%s", r)
+	}
+	run(t, 2*time.Minute, src.env(), skiff, "delete", "--name", src.name)
+
 	b := filepath.Join(dir, "workshop.skiff")
 	start := time.Now()
-	if r := run(t, 10*time.Minute, nil, skiff, "bundle", "save", "-o", b, "--image", "skiff.test/hello:v1"); r.code != 0 {
+	if r := run(t, 10*time.Minute, nil, skiff, "bundle", "save", "-o", b, "--image", "skiff.test/hello:v1", "--snapshot", snap); r.code != 0 {
 		t.Fatalf("bundle save:\n%s", r)
 	}
 	st, _ := os.Stat(b)
@@ -68,8 +84,11 @@ func TestBundle(t *testing.T) {
 		}
 	})
 
-	t.Run("load on a machine without the images, then create", func(t *testing.T) {
-		// The test's node image goes away as on a bare machine.
+	t.Run("load on a machine without the images or the snapshot, then clone", func(t *testing.T) {
+		// The test's node image and the snapshot go away as on a bare machine.
+		if r := run(t, 2*time.Minute, nil, skiff, "snapshot", "rm", snap); r.code != 0 {
+			t.Fatalf("snapshot rm:\n%s", r)
+		}
 		run(t, time.Minute, nil, "docker", "rmi", "-f", node, "skiff.test/hello:v1")
 		if r := run(t, time.Minute, nil, "docker", "image", "inspect", node); r.code == 0 {
 			t.Fatalf("node image %s still present", node)
@@ -87,8 +106,11 @@ func TestBundle(t *testing.T) {
 		c := &cluster{t: t, name: "e2e-bundle", kubeconfig: filepath.Join(t.TempDir(), "kubeconfig")}
 		t.Cleanup(func() { c.skiff(2*time.Minute, "delete", "--name", c.name) })
 		installed := filepath.Join(bin, "skiff")
-		if r := run(t, 6*time.Minute, c.env(), installed, "create", "--name", c.name); r.code != 0 {
-			t.Fatalf("create with the installed skiff:\n%s", r)
+		if r := run(t, 6*time.Minute, c.env(), installed, "create", "--from", snap, "--name", c.name); r.code != 0 {
+			t.Fatalf("create --from the bundled snapshot with the installed skiff:\n%s", r)
+		}
+		if got := c.kubectl("get", "configmap", "exercise", "-o", "jsonpath={.data.step}"); got != "1" {
+			t.Errorf("the clone of the bundled snapshot has ConfigMap exercise step=%q, want 1", got)
 		}
 		if r := run(t, 3*time.Minute, c.env(), installed, "load", "docker-image", "skiff.test/hello:v1", "--name", c.name); r.code != 0 {
 			t.Fatalf("load the extra image:\n%s", r)

@@ -198,6 +198,9 @@ func workloadsReady(ctx context.Context, cs *kubernetes.Clientset, workloads []a
 		}
 		var ready int32
 		for i := range pods.Items {
+			if pods.Items[i].DeletionTimestamp != nil {
+				continue // on its way out: an addon just disabled and enabled again still has it
+			}
 			if err := crashLooping(ctx, cs, &pods.Items[i]); err != nil {
 				return false, "", err
 			}
