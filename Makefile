@@ -1,5 +1,5 @@
 # Every target is a one-liner; the logic lives in hack/.
-.PHONY: build image cluster test unit e2e bench verify clean
+.PHONY: build image cluster test unit bench clean
 
 BIN := bin/skiff
 
@@ -21,9 +21,6 @@ test: image
 
 bench: image
 	hack/bench.sh
-
-verify:
-	hack/verify.sh
 
 clean:
 	rm -rf bin
