@@ -181,29 +181,41 @@ func featureGates(ctx context.Context, c *client.Client, base string) ([]string,
 		return nil, fmt.Errorf("list feature gates: %w", err)
 	}
 	defer c.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true})
-	if err := c.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
-		return nil, fmt.Errorf("list feature gates: %w", err)
-	}
-	waitc, errc := c.ContainerWait(ctx, created.ID, container.WaitConditionNotRunning)
-	select {
-	case <-waitc:
-	case err := <-errc:
-		return nil, fmt.Errorf("list feature gates: %w", err)
-	}
-	logs, err := c.ContainerLogs(ctx, created.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true})
+	_, out, err := runToExit(ctx, c, created.ID)
 	if err != nil {
 		return nil, fmt.Errorf("list feature gates: %w", err)
+	}
+	gates := parseFeatureGates(out)
+	if len(gates) == 0 {
+		return nil, fmt.Errorf("list feature gates: kube-apiserver --help listed none:\n%s", textutil.Tail(out, 10))
+	}
+	return gates, nil
+}
+
+// runToExit starts a created container, waits until it exits and returns
+// its exit code and output (stdout and stderr interleaved).
+func runToExit(ctx context.Context, c *client.Client, id string) (int64, string, error) {
+	if err := c.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+		return 0, "", fmt.Errorf("start: %w", err)
+	}
+	waitc, errc := c.ContainerWait(ctx, id, container.WaitConditionNotRunning)
+	var code int64
+	select {
+	case w := <-waitc:
+		code = w.StatusCode
+	case err := <-errc:
+		return 0, "", fmt.Errorf("wait: %w", err)
+	}
+	logs, err := c.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		return code, "", fmt.Errorf("read output: %w", err)
 	}
 	defer logs.Close()
 	var out bytes.Buffer
 	if _, err := stdcopy.StdCopy(&out, &out, logs); err != nil {
-		return nil, fmt.Errorf("list feature gates: %w", err)
+		return code, out.String(), fmt.Errorf("read output: %w", err)
 	}
-	gates := parseFeatureGates(out.String())
-	if len(gates) == 0 {
-		return nil, fmt.Errorf("list feature gates: kube-apiserver --help listed none:\n%s", textutil.Tail(out.String(), 10))
-	}
-	return gates, nil
+	return code, out.String(), nil
 }
 
 // featureGateRE matches one gate in kube-apiserver's --help, e.g.

@@ -110,7 +110,7 @@ func (b *Builder) buildBase(ctx context.Context, m *Manifest, ref string) error 
 		return err
 	}
 	bins := map[string]string{}
-	// preload maps an image archive's file name to its path.
+	// archives maps an image archive's file name to its path.
 	archives := map[string]string{}
 	for _, c := range m.Go {
 		var dir string

@@ -2,7 +2,6 @@ package images
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/skiff-k8s/skiff/internal/textutil"
 )
@@ -95,25 +93,13 @@ func preload(ctx context.Context, c *client.Client, raw, ref string, archives ma
 	if err := c.CopyToContainer(ctx, created.ID, "/", pr, container.CopyToContainerOptions{}); err != nil {
 		return fmt.Errorf("copy image archives into the preload container: %w", err)
 	}
-	if err := c.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
-		return fmt.Errorf("start preload container: %w", err)
+	code, out, err := runToExit(ctx, c, created.ID)
+	_, _ = io.WriteString(log, out)
+	if err != nil {
+		return fmt.Errorf("preload container: %w", err)
 	}
-	waitc, errc := c.ContainerWait(ctx, created.ID, container.WaitConditionNotRunning)
-	var code int64
-	select {
-	case w := <-waitc:
-		code = w.StatusCode
-	case err := <-errc:
-		return fmt.Errorf("wait for preload container: %w", err)
-	}
-	var out bytes.Buffer
-	if logs, err := c.ContainerLogs(ctx, created.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true}); err == nil {
-		_, _ = stdcopy.StdCopy(&out, &out, logs)
-		logs.Close()
-	}
-	_, _ = log.Write(out.Bytes())
 	if code != 0 {
-		return fmt.Errorf("importing the images into containerd exited with %d:\n%s", code, textutil.Tail(out.String(), 10))
+		return fmt.Errorf("importing the images into containerd exited with %d:\n%s", code, textutil.Tail(out, 10))
 	}
 	if _, err := c.ContainerCommit(ctx, created.ID, container.CommitOptions{Reference: ref, Changes: []string{"ENTRYPOINT []", "CMD []"}}); err != nil {
 		return fmt.Errorf("commit %s: %w", ref, err)
