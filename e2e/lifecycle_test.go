@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,11 +63,29 @@ func TestLifecycle(t *testing.T) {
 		start = time.Now()
 		c.mustSkiff(5*time.Minute, "start", "--name", c.name)
 		t.Logf("start took %s", time.Since(start).Round(100*time.Millisecond))
+		// The node's pods are bound already, so the kubelet runs them at
+		// once: none may crash for want of the API before kube-proxy is up.
+		for _, crash := range crashedSince(t, c, start.Truncate(time.Second), "users-crasher") {
+			t.Errorf("after start: %s", crash)
+		}
 		if got := c.kubectl("get", "configmap", "keep", "-o", "jsonpath={.data.answer}"); got != "42" {
 			t.Errorf("ConfigMap after restart: answer=%q, want 42", got)
 		}
 		if got := runPodWithPVC(c, "reader", "data", "read", "/data/note"); !strings.Contains(got, "survives stop") {
 			t.Errorf("volume data after restart: %q, want %q", got, "survives stop")
+		}
+	})
+
+	t.Run("kubernetes Service answers before kube-proxy's rules", func(t *testing.T) {
+		c.t = t
+		// Take kube-proxy's jump out of the nat OUTPUT chain, ask the
+		// Service's address from the node, and put the jump back.
+		script := `iptables-save -t nat >/tmp/nat && grep -v -- '-A OUTPUT .*-j KUBE-SERVICES' /tmp/nat | iptables-restore -T nat &&
+kubectl --kubeconfig /var/lib/skiff/kubeconfig/admin.conf --server https://10.96.0.1:443 --request-timeout=5s get --raw /readyz; rc=$?
+iptables-restore -T nat </tmp/nat; exit $rc`
+		r := run(t, time.Minute, nil, "docker", "exec", "e2e-life-control-plane", "sh", "-c", script)
+		if r.code != 0 || strings.TrimSpace(r.stdout) != "ok" {
+			t.Fatalf("https://10.96.0.1/readyz without kube-proxy's rules: %s", r)
 		}
 	})
 
@@ -233,4 +252,45 @@ func applyYAML(c *cluster, doc string) {
 	if cmd.code != 0 {
 		c.t.Fatalf("kubectl apply failed:\n%s", cmd)
 	}
+}
+
+// crashedSince lists the containers outside the default namespace that
+// crashed after since, other than in the named pods.
+func crashedSince(t *testing.T, c *cluster, since time.Time, except ...string) []string {
+	t.Helper()
+	var pods struct {
+		Items []struct {
+			Metadata struct{ Namespace, Name string }
+			Status   struct {
+				ContainerStatuses []struct {
+					Name      string
+					LastState struct {
+						Terminated *struct {
+							ExitCode   int
+							Reason     string
+							FinishedAt time.Time
+						}
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(c.kubectl("get", "pods", "-A", "-o", "json")), &pods); err != nil {
+		t.Fatalf("parse pods: %v", err)
+	}
+	var crashed []string
+	for _, p := range pods.Items {
+		if p.Metadata.Namespace == "default" || slices.Contains(except, p.Metadata.Name) {
+			continue
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			// "Unknown" is the kubelet's word for a container of the last
+			// boot that it found dead when it came back.
+			if term := cs.LastState.Terminated; term != nil && term.ExitCode != 0 && term.Reason != "Unknown" && term.FinishedAt.After(since) {
+				crashed = append(crashed, fmt.Sprintf("%s/%s container %s exited %d (%s) at %s",
+					p.Metadata.Namespace, p.Metadata.Name, cs.Name, term.ExitCode, term.Reason, term.FinishedAt.Format(time.TimeOnly)))
+			}
+		}
+	}
+	return crashed
 }

@@ -34,12 +34,14 @@ func isolateRegistry(port int) error {
 		return fmt.Errorf("failed to isolate the registry: %w", err)
 	}
 	if err := restoreRules("iptables-restore", registryRules(port, gw)); err != nil {
-		return err
+		return fmt.Errorf("failed to isolate the registry: %w", err)
 	}
 	// The registry listens on IPv6 too, where a link-local address can reach
 	// it; the host never does.
 	if _, err := os.Stat("/proc/net/if_inet6"); err == nil {
-		return restoreRules("ip6tables-restore", registryRules(port, nil))
+		if err := restoreRules("ip6tables-restore", registryRules(port, nil)); err != nil {
+			return fmt.Errorf("failed to isolate the registry: %w", err)
+		}
 	}
 	return nil
 }
@@ -67,7 +69,7 @@ func restoreRules(tool, rules string) error {
 	cmd := exec.CommandContext(ctx, tool, "--noflush", "--wait", "10")
 	cmd.Stdin = strings.NewReader(rules)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("failed to isolate the registry (%s): %w: %s", tool, err, bytes.TrimSpace(out))
+		return fmt.Errorf("%s: %w: %s", tool, err, bytes.TrimSpace(out))
 	}
 	return nil
 }

@@ -68,7 +68,7 @@ func (p *Provider) Addons(ctx context.Context, name string) ([]AddonStatus, erro
 		st.Version = strings.Join(versions, ",")
 		if st.Enabled {
 			var err error
-			st.Healthy, st.Detail, err = workloadsReady(ctx, cs, workloads, time.Time{})
+			st.Healthy, st.Detail, err = workloadsReady(ctx, cs, workloads, time.Time{}, nil)
 			if err != nil {
 				st.Detail = firstLine(err.Error())
 			}
@@ -118,7 +118,7 @@ func (p *Provider) SetAddon(ctx context.Context, name, addon string, enable bool
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	return poll(wctx, func(ctx context.Context) (bool, string, error) {
-		return workloadsReady(ctx, cs, workloads, time.Time{})
+		return workloadsReady(ctx, cs, workloads, time.Time{}, nil)
 	})
 }
 
@@ -163,8 +163,9 @@ func (p *Provider) clientset(ctx context.Context, name string) (*kubernetes.Clie
 // workloadsReady reports whether every workload has as many pods Ready
 // (since the given time: after a restart, older conditions are stale) as it
 // wants, and otherwise which one is not. A pod that keeps crashing is an
-// error: waiting longer would not help.
-func workloadsReady(ctx context.Context, cs *kubernetes.Clientset, workloads []addons.Workload, since time.Time) (bool, string, error) {
+// error: waiting longer would not help. seen discounts restarts from before
+// since (nil: none).
+func workloadsReady(ctx context.Context, cs *kubernetes.Clientset, workloads []addons.Workload, since time.Time, seen restartBaseline) (bool, string, error) {
 	for _, w := range workloads {
 		var want int32
 		var selector *metav1.LabelSelector
@@ -201,7 +202,7 @@ func workloadsReady(ctx context.Context, cs *kubernetes.Clientset, workloads []a
 			if pods.Items[i].DeletionTimestamp != nil {
 				continue // on its way out: an addon just disabled and enabled again still has it
 			}
-			if err := crashLooping(ctx, cs, &pods.Items[i]); err != nil {
+			if err := crashLooping(ctx, cs, &pods.Items[i], seen, since); err != nil {
 				return false, "", err
 			}
 			if podReady(&pods.Items[i], since) {

@@ -465,7 +465,7 @@ func (r *createRun) nodeConfig() (node.Config, error) {
 	if r.from != nil {
 		return r.from.nodeConfig(r.cfg.Name), nil
 	}
-	dns, err := serviceIP(r.cfg.ServiceSubnet, 10)
+	dns, err := node.ServiceIP(r.cfg.ServiceSubnet, 10)
 	if err != nil {
 		return node.Config{}, err
 	}
@@ -516,18 +516,6 @@ func (r *createRun) createAndStart(ctx context.Context, nc node.Config) error {
 		return fmt.Errorf("failed to start node container: %w", err)
 	}
 	return nil
-}
-
-// serviceIP returns the n-th address of a service subnet (10 is the DNS
-// Service, by convention).
-func serviceIP(subnet string, n byte) (string, error) {
-	_, ipnet, err := net.ParseCIDR(subnet)
-	if err != nil {
-		return "", fmt.Errorf("invalid service subnet %q: %w", subnet, err)
-	}
-	ip := ipnet.IP.To4()
-	out := net.IPv4(ip[0], ip[1], ip[2], ip[3]+n)
-	return out.String(), nil
 }
 
 func (r *createRun) writeKubeconfig(context.Context) error {

@@ -147,6 +147,7 @@ func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, clu
 		return fmt.Errorf("failed to read node start time: %w", err)
 	}
 	since = since.Truncate(time.Second)
+	seen := restartBaseline{}
 	return poll(ctx, func(ctx context.Context) (bool, string, error) {
 		st, err := p.nodeFailed(ctx, cluster)
 		if err != nil {
@@ -165,7 +166,7 @@ func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, clu
 		if !nodeReady(n, since) {
 			return false, "node " + nodeName + " not Ready", nil
 		}
-		if ok, why, err := workloadsReady(ctx, cs, workloads, since); err != nil || !ok {
+		if ok, why, err := workloadsReady(ctx, cs, workloads, since, seen); err != nil || !ok {
 			return false, why, err
 		}
 		if _, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {
@@ -209,16 +210,36 @@ func unavailableAPIService(ctx context.Context, cs *kubernetes.Clientset, name s
 
 // crashLooping fails the wait early, with the container's last log lines,
 // when a system pod keeps crashing: waiting out --wait would not help.
-func crashLooping(ctx context.Context, cs *kubernetes.Clientset, p *corev1.Pod) error {
+func crashLooping(ctx context.Context, cs *kubernetes.Clientset, p *corev1.Pod, seen restartBaseline, since time.Time) error {
 	for _, c := range p.Status.ContainerStatuses {
-		if c.RestartCount < 3 || c.State.Waiting == nil || c.State.Waiting.Reason != "CrashLoopBackOff" {
+		n := seen.restarts(p, c, since)
+		if n < 3 || c.State.Waiting == nil || c.State.Waiting.Reason != "CrashLoopBackOff" {
 			continue
 		}
 		tail := int64(10)
 		logs, _ := cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: c.Name, Previous: true, TailLines: &tail}).DoRaw(ctx)
-		return fmt.Errorf("pod %s/%s keeps crashing (%d restarts); its last log lines:\n%s", p.Namespace, p.Name, c.RestartCount, logs)
+		return fmt.Errorf("pod %s/%s keeps crashing (%d restarts); its last log lines:\n%s", p.Namespace, p.Name, n, logs)
 	}
 	return nil
+}
+
+// restartBaseline remembers, for the pods of an earlier boot, each
+// container's restart count when a wait first saw it: the kubelet carries
+// those counts over a restart, and crashes of the last boot say nothing
+// about this one. nil counts every restart.
+type restartBaseline map[string]int32
+
+// restarts is how many times c restarted since the wait began (since).
+func (b restartBaseline) restarts(p *corev1.Pod, c corev1.ContainerStatus, since time.Time) int32 {
+	if b == nil || !p.CreationTimestamp.Time.Before(since) {
+		return c.RestartCount
+	}
+	key := string(p.UID) + "/" + c.Name
+	base, ok := b[key]
+	if !ok {
+		b[key], base = c.RestartCount, c.RestartCount
+	}
+	return c.RestartCount - base
 }
 
 // AgentError is the node agent's report that the node failed to boot.
