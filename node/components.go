@@ -140,8 +140,12 @@ func components(c *Config, ip string) []component {
 			after: []string{"kube-apiserver"}, ready: httpReady("https://127.0.0.1:10257/healthz", insecureTLS)},
 		{name: "kube-scheduler", path: "/usr/local/bin/kube-scheduler", args: scheduler,
 			after: []string{"kube-apiserver"}, ready: httpReady("https://127.0.0.1:10259/healthz", insecureTLS)},
+		// The kubelet starts beside the API server: its own start-up (about
+		// a second of CPU) overlaps the API server's, and it registers the
+		// node as soon as the API answers. Its pods may reach the
+		// kubernetes Service before kube-proxy is up: routeAPIService.
 		{name: "kubelet", path: "/usr/local/bin/kubelet", args: kubelet,
-			after: []string{"containerd", "forget-pods", "kube-apiserver"}, ready: httpReady("http://127.0.0.1:10248/healthz", nil)},
+			after: []string{"containerd", "forget-pods"}, ready: httpReady("http://127.0.0.1:10248/healthz", nil)},
 		{name: "kube-proxy", path: "/usr/local/bin/kube-proxy", args: []string{"--config=" + kubeProxyConfig},
 			after: []string{"kube-apiserver"}, ready: httpReady("http://127.0.0.1:10256/healthz", nil)},
 	}
