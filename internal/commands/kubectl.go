@@ -3,6 +3,7 @@ package commands
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -30,7 +31,12 @@ exit code are kubectl's own.`,
 			if cmd.ArgsLenAtDash() != 0 && len(args) > 0 {
 				return fmt.Errorf("put kubectl's arguments after --: skiff kubectl --name %s -- %s", name, strings.Join(args, " "))
 			}
-			bin, err := p.Kubectl(cmd.Context(), name, cacheDir())
+			// Never a shared temporary directory: skiff runs what it finds there.
+			cache, err := os.UserCacheDir()
+			if err != nil {
+				return fmt.Errorf("failed to find a cache directory for kubectl: %w", err)
+			}
+			bin, err := p.Kubectl(cmd.Context(), name, filepath.Join(cache, "skiff"))
 			if err != nil {
 				return err
 			}
