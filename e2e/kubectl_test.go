@@ -43,20 +43,13 @@ func TestSkiffKubectl(t *testing.T) {
 	}
 	t.Logf("second skiff kubectl (cached) took %s", time.Since(start).Round(100*time.Millisecond))
 
+	server, err := c.clientset().Discovery().ServerVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Run("its version is the cluster's", func(t *testing.T) {
-		r := kubectl("", "version", "-o", "json")
-		var v struct {
-			ClientVersion struct{ GitVersion string } `json:"clientVersion"`
-		}
-		if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || r.code != 0 {
-			t.Fatalf("kubectl version -o json: %v\n%s", err, r)
-		}
-		server, err := c.clientset().Discovery().ServerVersion()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v.ClientVersion.GitVersion != server.GitVersion || filepath.Base(filepath.Dir(copies[0])) != server.GitVersion {
-			t.Errorf("kubectl %s (cached as %s) for a %s cluster", v.ClientVersion.GitVersion, copies[0], server.GitVersion)
+		if v := clientVersion(t, kubectl("", "version", "-o", "json")); v != server.GitVersion || filepath.Base(filepath.Dir(copies[0])) != server.GitVersion {
+			t.Errorf("kubectl %s (cached as %s) for a %s cluster", v, copies[0], server.GitVersion)
 		}
 	})
 
@@ -88,6 +81,15 @@ func TestSkiffKubectl(t *testing.T) {
 		}
 	})
 
+	t.Run("a stopped cluster gives its kubectl too", func(t *testing.T) {
+		c.mustSkiff(2*time.Minute, "stop", "--name", c.name)
+		fresh := append(env, "XDG_CACHE_HOME="+t.TempDir())
+		r := runInput(t, 3*time.Minute, fresh, "", skiffBin(t), "kubectl", "--name", c.name, "--", "version", "--client", "-o", "json")
+		if v := clientVersion(t, r); v != server.GitVersion {
+			t.Errorf("kubectl %s from a stopped %s cluster", v, server.GitVersion)
+		}
+	})
+
 	t.Run("bad input", func(t *testing.T) {
 		r := runInput(t, time.Minute, env, "", skiffBin(t), "kubectl", "--name", "eco-no-such-cluster", "--", "get", "nodes")
 		if r.code == 0 {
@@ -112,4 +114,16 @@ func pathWithout(t *testing.T, cmd string) string {
 		}
 	}
 	return strings.Join(keep, string(os.PathListSeparator))
+}
+
+// clientVersion returns the client's gitVersion from `kubectl version -o json`.
+func clientVersion(t *testing.T, r result) string {
+	t.Helper()
+	var v struct {
+		ClientVersion struct{ GitVersion string } `json:"clientVersion"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || r.code != 0 {
+		t.Fatalf("kubectl version -o json: %v\n%s", err, r)
+	}
+	return v.ClientVersion.GitVersion
 }

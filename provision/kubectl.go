@@ -18,7 +18,7 @@ import (
 // Kubernetes binary, which runs as kubectl under that file name.
 const nodeKubectl = "/usr/local/bin/kubectl"
 
-// kubectlCopyTimeout bounds the one-time copy of the binary (about 200 MB)
+// kubectlCopyTimeout bounds the one-time copy of the binary (about 150 MB)
 // out of the node.
 const kubectlCopyTimeout = 2 * time.Minute
 
