@@ -40,6 +40,7 @@ type result struct {
 	elapsed           time.Duration
 }
 
+// tally is what has been seen of the run so far.
 type tally struct {
 	w           io.Writer
 	first, last time.Time
@@ -51,6 +52,8 @@ type tally struct {
 	counts      map[string]int
 }
 
+// summarize copies go test's output from the events on r to w as they come,
+// then writes the summary.
 func summarize(r io.Reader, w io.Writer) error {
 	t := &tally{w: w, running: map[string]bool{}, failedOf: map[string][]result{}, counts: map[string]int{}}
 	sc := bufio.NewScanner(r)
@@ -71,6 +74,7 @@ func summarize(r io.Reader, w io.Writer) error {
 	return nil
 }
 
+// add prints an event's output and records a test's start or end.
 func (t *tally) add(e event) {
 	if t.first.IsZero() {
 		t.first = e.Time
@@ -104,10 +108,13 @@ func (t *tally) add(e event) {
 	}
 }
 
+// soFar is the counts of finished top-level tests.
 func (t *tally) soFar() string {
 	return fmt.Sprintf("%d passed, %d failed, %d skipped", t.counts["pass"], t.counts["fail"], t.counts["skip"])
 }
 
+// report writes the result table, unfinished tests, failed packages and
+// the counts.
 func (t *tally) report() {
 	fmt.Fprintln(t.w, "\n=== Summary")
 	tw := tabwriter.NewWriter(t.w, 0, 4, 2, ' ', 0)

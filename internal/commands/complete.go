@@ -39,6 +39,7 @@ func completeWith(list func(context.Context, *provision.Provider) ([]string, err
 	}
 }
 
+// matching returns the names that start with prefix and are not in given.
 func matching(names, given []string, prefix string) []cobra.Completion {
 	var out []cobra.Completion
 	for _, n := range names {
