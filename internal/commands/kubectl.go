@@ -16,8 +16,9 @@ import (
 func newKubectlCommand(s Streams, root *rootFlags) *cobra.Command {
 	var name string
 	cmd := &cobra.Command{
-		Use:   "kubectl [--name N] -- ARGS...",
-		Short: "Run the cluster's own kubectl (from its node image) with the cluster's context",
+		Use:                   "kubectl [--name N] -- ARGS...",
+		DisableFlagsInUseLine: true,
+		Short:                 "Run the cluster's own kubectl (from its node image) with the cluster's context",
 		Long: `Run kubectl of the cluster's Kubernetes version without installing it:
 skiff copies the node image's kubectl into its cache once per version and
 runs it with --context skiff-NAME and your arguments. Its input, output and
