@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -297,6 +298,24 @@ func TestRegistry(t *testing.T) {
 	c := containers(d)
 	if len(c) != 1 || field(c[0], "startupProbe", "httpGet", "port") != 5042 {
 		t.Errorf("registry container: %v", c)
+	}
+	hosting := find(objs, "ConfigMap", "local-registry-hosting")
+	if field(hosting, "metadata", "namespace") != "kube-public" {
+		t.Fatalf("KEP-1755 ConfigMap must be kube-public/local-registry-hosting: %v", hosting)
+	}
+	doc, _ := field(hosting, "data", "localRegistryHosting.v1").(string)
+	var got map[string]any
+	if err := yaml.Unmarshal([]byte(doc), &got); err != nil {
+		t.Fatalf("localRegistryHosting.v1: %v\n%s", err, doc)
+	}
+	want := map[string]any{
+		"host":                     "localhost:5042",
+		"hostFromContainerRuntime": "localhost:5042",
+		"hostFromClusterNetwork":   "registry.kube-system.svc." + v.ClusterDomain + ":5042",
+		"help":                     "https://github.com/skiff-k8s/skiff#registry-discovery",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("localRegistryHosting.v1 = %v, want %v", got, want)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-k8s/skiff/e2e/testapp"
@@ -53,10 +54,20 @@ func (r result) String() string {
 // run executes a command with a timeout and the given environment additions.
 func run(t *testing.T, timeout time.Duration, env []string, name string, args ...string) result {
 	t.Helper()
+	return runInput(t, timeout, env, "", name, args...)
+}
+
+// runInput is run with stdin; later entries of env win over earlier ones
+// and over the test's own environment.
+func runInput(t *testing.T, timeout time.Duration, env []string, stdin, name string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), env...)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -106,6 +117,23 @@ func (c *cluster) kubectl(args ...string) string {
 		c.t.Fatalf("kubectl %s failed:\n%s", strings.Join(args, " "), r)
 	}
 	return r.stdout
+}
+
+// clientset is a client-go client for the cluster.
+func (c *cluster) clientset() *kubernetes.Clientset {
+	c.t.Helper()
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: c.kubeconfig},
+		&clientcmd.ConfigOverrides{CurrentContext: "skiff-" + c.name},
+	).ClientConfig()
+	if err != nil {
+		c.t.Fatalf("kubeconfig %s: %v", c.kubeconfig, err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return cs
 }
 
 // newCluster creates a cluster and deletes it when the test ends.

@@ -1,10 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // TestRegistryIsolation checks who may use a cluster's registry: the host
@@ -68,4 +73,61 @@ func dial(t *testing.T, node, ip string, port int) error {
 		return fmt.Errorf("exit %d: %s", r.code, strings.TrimSpace(r.stderr))
 	}
 	return nil
+}
+
+// TestRegistryDiscovery reads the registry's KEP-1755 ConfigMap as tools
+// such as Tilt do, pushes to the host it names and runs a pod from the
+// name it gives the container runtime, which reaches the registry at the
+// name it gives the cluster network; disabling the addon removes it.
+func TestRegistryDiscovery(t *testing.T) {
+	e2e(t)
+	c := newCluster(t, "eco-regdisc")
+	_, _, port := addonPorts(c)
+	cs := c.clientset()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	cm, err := cs.CoreV1().ConfigMaps("kube-public").Get(ctx, "local-registry-hosting", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("kube-public/local-registry-hosting: %v", err)
+	}
+	var hosting struct {
+		Host                     string `yaml:"host"`
+		HostFromContainerRuntime string `yaml:"hostFromContainerRuntime"`
+		HostFromClusterNetwork   string `yaml:"hostFromClusterNetwork"`
+		Help                     string `yaml:"help"`
+	}
+	if err := yaml.Unmarshal([]byte(cm.Data["localRegistryHosting.v1"]), &hosting); err != nil {
+		t.Fatalf("localRegistryHosting.v1: %v\n%v", err, cm.Data)
+	}
+	t.Logf("localRegistryHosting.v1: %+v", hosting)
+	if want := fmt.Sprintf("localhost:%d", port); hosting.Host != want {
+		t.Errorf("host = %q, want the published registry port %s", hosting.Host, want)
+	}
+	if hosting.HostFromContainerRuntime == "" || hosting.HostFromClusterNetwork == "" || hosting.Help == "" {
+		t.Fatalf("localRegistryHosting.v1 lacks a field: %+v", hosting)
+	}
+
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/v2/", port), "", nil, "{}")
+	pushHello(t, hosting.Host+"/discovered:v1")
+	// The image exists only in the registry: the pod runs only if
+	// containerd pulled it by that name.
+	c.kubectl("run", "discovered", "--image="+hosting.HostFromContainerRuntime+"/discovered:v1", "--image-pull-policy=Always", "--restart=Never",
+		"--", "get", "http://"+hosting.HostFromClusterNetwork+"/v2/", "1", "0s", "1", "30s")
+	if out := podOutput(c, "discovered"); !strings.Contains(out, "{}") {
+		t.Errorf("pod got %q from the registry at %s", out, hosting.HostFromClusterNetwork)
+	}
+
+	c.mustSkiff(3*time.Minute, "addons", "disable", "registry", "--name", c.name)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, err := cs.CoreV1().ConfigMaps("kube-public").Get(ctx, "local-registry-hosting", metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("local-registry-hosting still there (or unreadable) a minute after the registry was disabled: %v", err)
+		}
+		time.Sleep(time.Second)
+	}
 }

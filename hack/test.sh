@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command (make test runs it after building the node
 # image): static checks, unit tests, then the end-to-end suite against real
-# clusters. go test's own output is printed so pass/fail counts are visible.
+# clusters. The e2e suite's output goes through hack/testsummary: go test's
+# own -v output as it runs, a line as each test ends, a table of every test
+# with its result and time at the end; /tmp/skiff-e2e.log keeps all of it.
 set -o errexit -o nounset -o pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,5 +15,8 @@ fi
 go vet ./...
 go test -short -count=1 ./...
 # -p 1: go test streams a package's output while it runs only when it tests
-# one package at a time, and ./e2e/... is two.
-SKIFF_BIN="$PWD/bin/skiff" go test -p 1 -count=1 -v -timeout 75m ./e2e/... 2>&1 | tee /tmp/skiff-e2e.log
+# one package at a time, and ./e2e/... is two. testsummary is built first so
+# its compile errors stop here; it exits 0 on any test result, so pipefail
+# gives go test's exit code.
+go build -o bin/testsummary ./hack/testsummary
+SKIFF_BIN="$PWD/bin/skiff" go test -p 1 -count=1 -json -timeout 75m ./e2e/... 2>&1 | bin/testsummary | tee /tmp/skiff-e2e.log

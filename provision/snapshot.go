@@ -258,6 +258,24 @@ func (p *Provider) Snapshots(ctx context.Context) ([]Snapshot, error) {
 	return out, nil
 }
 
+// SnapshotNames returns the names of the snapshots, sorted, from their
+// volumes' labels alone: fast enough for shell completion, where
+// Snapshots reads each record through a helper container.
+func (p *Provider) SnapshotNames(ctx context.Context) ([]string, error) {
+	vols, err := p.docker.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("label", LabelSnapshot))})
+	if err != nil {
+		return nil, fmt.Errorf("failed to list snapshots: %w", err)
+	}
+	var out []string
+	for _, v := range vols.Volumes {
+		if name := v.Labels[LabelSnapshot]; v.Name == snapshotVolume(name) {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
 // Snapshot returns one snapshot's record.
 func (p *Provider) Snapshot(ctx context.Context, name string) (*Snapshot, error) {
 	v, err := p.docker.VolumeInspect(ctx, snapshotVolume(name))

@@ -13,7 +13,8 @@ import (
 func newAddonsCommand(s Streams, root *rootFlags) *cobra.Command {
 	var name string
 	cmd := &cobra.Command{Use: "addons", Short: "List, enable and disable a cluster's addons"}
-	cmd.PersistentFlags().StringVarP(&name, "name", "n", "skiff", "cluster name")
+	cmd.PersistentFlags().StringVarP(&name, "name", "n", provision.DefaultName, "cluster name")
+	mustComplete(cmd, "name", completeClusters)
 	var output string
 	list := &cobra.Command{
 		Use:   "list",
@@ -49,9 +50,10 @@ func newAddonsCommand(s Streams, root *rootFlags) *cobra.Command {
 			verb, short = "enable", "Add an addon to a running cluster and wait until it is ready"
 		}
 		return &cobra.Command{
-			Use:   verb + " ADDON",
-			Short: short,
-			Args:  cobra.ExactArgs(1),
+			Use:               verb + " ADDON",
+			Short:             short,
+			Args:              cobra.ExactArgs(1),
+			ValidArgsFunction: completeAddon,
 			RunE: withProvider(s, root, func(cmd *cobra.Command, p *provision.Provider, args []string) error {
 				if err := p.SetAddon(cmd.Context(), name, args[0], enable); err != nil {
 					return err

@@ -67,6 +67,7 @@ func newBundleCommand(s Streams) *cobra.Command {
 	saveCmd.Flags().StringVarP(&save.out, "output", "o", "", "bundle file to write")
 	saveCmd.Flags().StringArrayVar(&save.images, "image", nil, "extra image from the host's Docker to include (repeatable)")
 	saveCmd.Flags().StringArrayVar(&save.snapshots, "snapshot", nil, "skiff snapshot to include, for skiff create --from (repeatable)")
+	mustComplete(saveCmd, "snapshot", completeSnapshots)
 
 	var binDir string
 	loadCmd := &cobra.Command{

@@ -111,6 +111,7 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 	f.StringVar(&flags.config, "config", "", "kind v1alpha4 Cluster config file")
 	f.StringVar(&flags.image, "image", "", "node image (default: the one this skiff builds)")
 	f.StringVar(&flags.from, "from", "", "snapshot to start from: its workloads, volumes, images and node image (see skiff snapshot ls)")
+	mustComplete(cmd, "from", completeSnapshots)
 	readyFlags(cmd, &flags.kubeconfig, &flags.wait)
 	f.BoolVar(&flags.waitAll, "wait-all", false, "also wait for metrics-server, so kubectl top answers at once (about 10 s more)")
 	f.BoolVar(&flags.retain, "retain", false, "keep the node after a failed create, for debugging")

@@ -25,9 +25,11 @@ func newProvider(cmd *cobra.Command, s Streams, root *rootFlags) (*provision.Pro
 	return provision.NewProvider(docker, cli.NewStatus(s.Err), logf), func() { docker.Close() }, nil
 }
 
-// nameFlag adds the --name flag every per-cluster command has.
+// nameFlag adds the --name flag every per-cluster command has, completed
+// with the existing clusters' names.
 func nameFlag(cmd *cobra.Command, name *string) {
 	cmd.Flags().StringVarP(name, "name", "n", provision.DefaultName, "cluster name")
+	mustComplete(cmd, "name", completeClusters)
 }
 
 // readyFlags adds the --kubeconfig and --wait flags of the commands that

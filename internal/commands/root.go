@@ -77,6 +77,7 @@ func NewRoot(s Streams) *cobra.Command {
 		newLoadCommand(s, flags),
 		newImagesCommand(s, flags),
 		newSnapshotCommand(s, flags),
+		newKubectlCommand(s, flags),
 		newVersionCommand(s),
 	)
 	return root

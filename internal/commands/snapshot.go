@@ -74,9 +74,10 @@ func newSnapshotRestoreCommand(s Streams, root *rootFlags) *cobra.Command {
 		wait             time.Duration
 	}
 	cmd := &cobra.Command{
-		Use:   "restore SNAP [--name CLUSTER]",
-		Short: "Put a cluster back to a snapshot, in place, and wait until it is usable",
-		Args:  cobra.ExactArgs(1),
+		Use:               "restore SNAP [--name CLUSTER]",
+		Short:             "Put a cluster back to a snapshot, in place, and wait until it is usable",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeFirstSnapshot,
 		RunE: withProvider(s, root, func(cmd *cobra.Command, p *provision.Provider, args []string) error {
 			start := time.Now()
 			if err := p.RestoreSnapshot(cmd.Context(), args[0], flags.name, flags.kubeconfig, flags.wait); err != nil {
@@ -136,10 +137,11 @@ func printSnapshots(out io.Writer, list []provision.Snapshot) error {
 
 func newSnapshotRemoveCommand(s Streams, root *rootFlags) *cobra.Command {
 	return &cobra.Command{
-		Use:     "rm SNAP...",
-		Aliases: []string{"remove"},
-		Short:   "Remove snapshots and free their space",
-		Args:    cobra.MinimumNArgs(1),
+		Use:               "rm SNAP...",
+		Aliases:           []string{"remove"},
+		Short:             "Remove snapshots and free their space",
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completeSnapshots,
 		RunE: withProvider(s, root, func(cmd *cobra.Command, p *provision.Provider, args []string) error {
 			for _, snap := range args {
 				existed, err := p.RemoveSnapshot(cmd.Context(), snap)
