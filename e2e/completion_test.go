@@ -11,8 +11,8 @@ import (
 // a --name flag or a SNAP argument offers this test's cluster and snapshot.
 func TestCompletion(t *testing.T) {
 	e2e(t)
-	c := newCluster(t, "eco-comp", "--no-addons")
-	snap := "eco-comp-snap"
+	c := newCluster(t, "e2e-comp", "--no-addons")
+	snap := "e2e-comp-snap"
 	removeSnapshotAtEnd(t, snap)
 	c.mustSkiff(3*time.Minute, "snapshot", "save", snap, "--name", c.name)
 
@@ -27,12 +27,12 @@ func TestCompletion(t *testing.T) {
 		want string
 	}{
 		{[]string{"status", "--name", ""}, c.name},
-		{[]string{"delete", "--name", "eco-co"}, c.name},
-		{[]string{"kubectl", "-n", "eco-"}, c.name},
-		{[]string{"addons", "list", "--name", "eco-"}, c.name},
-		{[]string{"snapshot", "restore", "eco-comp"}, snap},
+		{[]string{"delete", "--name", "e2e-co"}, c.name},
+		{[]string{"kubectl", "-n", "e2e-"}, c.name},
+		{[]string{"addons", "list", "--name", "e2e-"}, c.name},
+		{[]string{"snapshot", "restore", "e2e-comp"}, snap},
 		{[]string{"snapshot", "rm", ""}, snap},
-		{[]string{"create", "--from", "eco-"}, snap},
+		{[]string{"create", "--from", "e2e-"}, snap},
 	} {
 		r := c.mustSkiff(time.Minute, append([]string{"__complete"}, tc.args...)...)
 		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
@@ -41,7 +41,7 @@ func TestCompletion(t *testing.T) {
 			t.Errorf("skiff __complete %q offers %q, want %s and directive :4", tc.args, lines, tc.want)
 		}
 	}
-	r := c.mustSkiff(time.Minute, "__complete", "status", "--name", "eco-comp-no")
+	r := c.mustSkiff(time.Minute, "__complete", "status", "--name", "e2e-comp-no")
 	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(lines) != 1 {
 		t.Errorf("a prefix no cluster has offers %q", lines)
 	}

@@ -18,7 +18,7 @@ import (
 // output and exit code passed through.
 func TestSkiffKubectl(t *testing.T) {
 	e2e(t)
-	c := newCluster(t, "eco-kubectl", "--no-addons")
+	c := newCluster(t, "e2e-kubectl", "--no-addons")
 	cache := t.TempDir()
 	env := append(c.env(), "PATH="+pathWithout(t, "kubectl"), "XDG_CACHE_HOME="+cache)
 	kubectl := func(stdin string, args ...string) result {
@@ -91,11 +91,11 @@ func TestSkiffKubectl(t *testing.T) {
 	})
 
 	t.Run("bad input", func(t *testing.T) {
-		r := runInput(t, time.Minute, env, "", skiffBin(t), "kubectl", "--name", "eco-no-such-cluster", "--", "get", "nodes")
+		r := runInput(t, time.Minute, env, "", skiffBin(t), "kubectl", "--name", "e2e-no-such-cluster", "--", "get", "nodes")
 		if r.code == 0 {
 			t.Fatalf("kubectl of a missing cluster succeeded:\n%s", r)
 		}
-		assertOneErrorLine(t, r, "eco-no-such-cluster")
+		assertOneErrorLine(t, r, "e2e-no-such-cluster")
 		r = runInput(t, time.Minute, env, "", skiffBin(t), "kubectl", "--name", c.name, "get", "pods", "-o", "wide")
 		if r.code == 0 {
 			t.Fatalf("kubectl flags before -- were accepted:\n%s", r)

@@ -81,7 +81,7 @@ func dial(t *testing.T, node, ip string, port int) error {
 // name it gives the cluster network; disabling the addon removes it.
 func TestRegistryDiscovery(t *testing.T) {
 	e2e(t)
-	c := newCluster(t, "eco-regdisc")
+	c := newCluster(t, "e2e-regdisc")
 	_, _, port := addonPorts(c)
 	cs := c.clientset()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
