@@ -31,7 +31,7 @@ import (
 
 // recipeVersion changes whenever the build code changes what it produces
 // from an unchanged manifest.
-const recipeVersion = "2"
+const recipeVersion = "3"
 
 // Repository names of the images the builder makes.
 const (

@@ -25,6 +25,8 @@ const (
 	preloadedList = "/opt/skiff/images.txt"
 	// layersDir holds the unpacked layers of the preloaded images.
 	layersDir = "/opt/skiff/layers"
+	// contentDir holds the blobs of the preloaded images' content store.
+	contentDir = "/opt/skiff/content"
 	// archiveDir is where the archives wait in the build container.
 	archiveDir = "/tmp/skiff-preload"
 )
@@ -32,11 +34,16 @@ const (
 // preloadScript imports the archives into a containerd store on a scratch
 // volume, exactly as the node's containerd would, then moves that store to
 // /var/lib/containerd in the image with each unpacked layer under
-// /opt/skiff/layers and a symlink in its place. Docker copies the image's
-// /var into a new cluster's volume, so a new node starts with its images
-// ready: it copies the small store, not the layers, which overlayfs reads
-// (as lower directories) straight from the image. The layers' compressed
-// blobs are discarded: nothing reads them once unpacked.
+// /opt/skiff/layers and each content blob under /opt/skiff/content, a
+// symlink in its place. Docker copies the image's /var into a new
+// cluster's volume, so a new node starts with its images ready: it copies
+// the small store, not the layers, which overlayfs reads (as lower
+// directories) straight from the image. The layers' compressed blobs are
+// discarded (nothing reads them once unpacked), yet the import leaves one
+// 55 MB layer file in the content store: linking the blobs keeps it out of
+// every volume, where copying it made each create 0.3 s slower. Blobs are
+// immutable and named by their digest; containerd follows the links, and
+// removing one removes the link.
 const preloadScript = `set -eu
 root=/build/containerd
 containerd --root $root --state /run/containerd --address /run/containerd/containerd.sock >/tmp/containerd.log 2>&1 &
@@ -60,6 +67,11 @@ for d in $root/io.containerd.snapshotter.v1.overlayfs/snapshots/*; do
   n=$(basename "$d")
   mv "$d/fs" ` + layersDir + `/$n
   ln -s ` + layersDir + `/$n "$d/fs"
+done
+mkdir -p ` + contentDir + `
+for b in $root/io.containerd.content.v1.content/blobs/sha256/*; do
+  mv "$b" ` + contentDir + `/
+  ln -s ` + contentDir + `/$(basename "$b") "$b"
 done
 cp -a $root /var/lib/containerd
 `

@@ -198,7 +198,7 @@ func (r *createRun) preflight(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("failed to query Docker: %w", err)
 	}
-	r.host.CgroupV2 = info.CgroupVersion == "2"
+	r.host.EngineID, r.host.CgroupV2 = info.ID, info.CgroupVersion == "2"
 	img, err := d.ImageInspect(ctx, r.cfg.Image)
 	if err != nil {
 		return fmt.Errorf("node image %s not found: build it with `skiff image build` (or `make image`), or load one with `skiff image load -i FILE`", r.cfg.Image)
@@ -437,7 +437,11 @@ func (r *createRun) startNode(ctx context.Context) error {
 	nc.LoadBalancerPool, nc.RegistryPort = r.lbPool.String(), r.cfg.RegistryPort
 	// Prefer --privileged; fall back to the explicit capability set where
 	// the daemon refuses it (it cannot pass on every capability).
-	for _, privileged := range []bool{true, false} {
+	tries := []bool{true, false}
+	if privilegedRefused(r.host.EngineID) {
+		tries = tries[1:]
+	}
+	for _, privileged := range tries {
 		r.host.Privileged = privileged
 		nc.Privileged = privileged
 		err = r.createAndStart(ctx, nc)
@@ -450,6 +454,7 @@ func (r *createRun) startNode(ctx context.Context) error {
 			return err
 		}
 		r.p.logf("--privileged refused (%v); using the explicit capability set", err)
+		rememberRefused(r.host.EngineID)
 		if rerr := d.ContainerRemove(ctx, r.made.container, container.RemoveOptions{Force: true}); rerr != nil {
 			return errors.Join(err, rerr)
 		}

@@ -23,6 +23,7 @@ type nodeSpec struct {
 
 // hostInfo is what translate needs to know about the Docker engine.
 type hostInfo struct {
+	EngineID   string // Docker's ID of the engine
 	CgroupV2   bool
 	Privileged bool // false: the explicit capability set
 }
