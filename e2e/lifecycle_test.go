@@ -31,6 +31,32 @@ func TestLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("an address no Service serves is refused in the node", func(t *testing.T) {
+		c.t = t
+		c.kubectl("expose", "pod", "hello", "--name=gone", "--port=80", "--target-port=8080")
+		url := "http://" + c.kubectl("get", "service", "gone", "-o", "jsonpath={.spec.clusterIP}") + "/"
+		get := func(retryFor string) string {
+			r := run(t, time.Minute, c.env(), "kubectl", "--context", "skiff-"+c.name, "exec", "hello", "--", "/hello", "get", url, "1", "0", "1", retryFor)
+			return r.stdout + r.stderr
+		}
+		if out := get("30s"); !strings.Contains(out, "hello from hello") {
+			t.Fatalf("Service gone before its deletion: %q, want the hello pod's answer", out)
+		}
+		c.kubectl("delete", "service", "gone")
+		// Once kube-proxy has dropped its rules, the address must be
+		// refused, not sent out of the node to whatever answers there.
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			out := get("0s")
+			if strings.Contains(out, "connection refused") {
+				break
+			}
+			if !strings.Contains(out, "hello from hello") || time.Now().After(deadline) {
+				t.Fatalf("%s after its Service was deleted: %q, want connection refused", url, out)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	})
+
 	t.Run("status reports every component running", func(t *testing.T) {
 		c.t = t
 		st := status(c)

@@ -94,7 +94,7 @@ func newAgent() (*Agent, error) {
 	if err := isolateRegistry(cfg.RegistryPort); err != nil {
 		return nil, err
 	}
-	if err := routeAPIService(cfg.ServiceSubnet, ip); err != nil {
+	if err := routeServices(cfg.ServiceSubnet, ip); err != nil {
 		return nil, err
 	}
 	if err := writeConfigs(cfg, cgroupRoot); err != nil {

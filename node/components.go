@@ -143,7 +143,7 @@ func components(c *Config, ip string) []component {
 		// The kubelet starts beside the API server: its own start-up (about
 		// a second of CPU) overlaps the API server's, and it registers the
 		// node as soon as the API answers. Its pods may reach the
-		// kubernetes Service before kube-proxy is up: routeAPIService.
+		// kubernetes Service before kube-proxy is up: routeServices.
 		{name: "kubelet", path: "/usr/local/bin/kubelet", args: kubelet,
 			after: []string{"containerd", "forget-pods"}, ready: httpReady("http://127.0.0.1:10248/healthz", nil)},
 		{name: "kube-proxy", path: "/usr/local/bin/kube-proxy", args: []string{"--config=" + kubeProxyConfig},

@@ -5,38 +5,60 @@ import (
 	"net"
 )
 
-// apiServiceChain is the nat chain that sends the kubernetes Service's
-// address to the API server until kube-proxy serves it.
-const apiServiceChain = "SKIFF-KUBERNETES"
+// Chains of the node's own Service rules, beside kube-proxy's.
+const (
+	// apiServiceChain (nat) sends the kubernetes Service's address to the
+	// API server until kube-proxy serves it.
+	apiServiceChain = "SKIFF-KUBERNETES"
+	// unservedChain (filter) refuses what is still addressed to the
+	// service range after every DNAT.
+	unservedChain = "SKIFF-UNSERVED"
+)
 
-// routeAPIService makes the kubernetes Service (the service subnet's first
-// address, port 443) reach the API server from the first moment of boot.
-// Pods that talk to the API (CoreDNS, MetalLB, the local-path provisioner)
-// are bound already when a stopped node starts again, so the kubelet runs
-// them at once, seconds before kube-proxy has written its rules; without
-// this they crash on "connection refused" and back off for 10 s or more.
-// kube-proxy prepends its own jumps to OUTPUT and PREROUTING, so once it
-// serves the Service its rules match first, to the same one endpoint.
-func routeAPIService(serviceSubnet, nodeIP string) error {
+// routeServices installs the node's Service rules at every boot (each
+// container start has a new network namespace):
+//
+//   - The kubernetes Service (the service subnet's first address, port
+//     443) reaches the API server from the first moment. Pods that talk to
+//     the API (CoreDNS, MetalLB, the local-path provisioner) are bound
+//     already when a stopped node starts again, so the kubelet runs them at
+//     once, seconds before kube-proxy has written its rules; without this
+//     they crash on "connection refused" and back off for 10 s or more.
+//   - An address in the service range that no Service port serves (a
+//     deleted Service, a removed port) is refused at once. Without a rule
+//     it would leave the node by the default route, and whatever the
+//     Docker host's network does with it would answer.
+//
+// kube-proxy prepends its jumps to the same built-in chains, so its rules
+// match first: a served address is translated to an endpoint before the
+// filter table sees it.
+func routeServices(serviceSubnet, nodeIP string) error {
 	vip, err := ServiceIP(serviceSubnet, 1)
 	if err != nil {
 		return err
 	}
-	if err := restoreRules("iptables-restore", apiServiceRules(vip, nodeIP)); err != nil {
-		return fmt.Errorf("route the kubernetes Service: %w", err)
+	if err := restoreRules("iptables-restore", serviceRules(serviceSubnet, vip, nodeIP)); err != nil {
+		return fmt.Errorf("install the Service rules: %w", err)
 	}
 	return nil
 }
 
-// apiServiceRules is the iptables-restore input for routeAPIService.
-func apiServiceRules(vip, nodeIP string) string {
+// serviceRules is the iptables-restore input for routeServices.
+func serviceRules(serviceSubnet, vip, nodeIP string) string {
 	return fmt.Sprintf(`*nat
 :%[1]s - [0:0]
 -A %[1]s -d %[2]s/32 -p tcp --dport 443 -j DNAT --to-destination %[3]s:%[4]d
 -A OUTPUT -j %[1]s
 -A PREROUTING -j %[1]s
 COMMIT
-`, apiServiceChain, vip, nodeIP, APIServerPort)
+*filter
+:%[5]s - [0:0]
+-A %[5]s -d %[6]s -p tcp -j REJECT --reject-with tcp-reset
+-A %[5]s -d %[6]s -j REJECT --reject-with icmp-port-unreachable
+-A OUTPUT -j %[5]s
+-A FORWARD -j %[5]s
+COMMIT
+`, apiServiceChain, vip, nodeIP, APIServerPort, unservedChain, serviceSubnet)
 }
 
 // ServiceIP is the n-th address of an IPv4 service subnet: 1 is the
