@@ -21,10 +21,11 @@ type component struct {
 }
 
 // gogc is every component's GOGC. Each is a Go program whose heap, at the
-// default of 100, grows to twice what it holds before a collection; at 50
-// the node's idle working set is about 45 MiB smaller (most of it the API
-// server's), at no idle CPU cost that the benchmark can see.
-const gogc = "50"
+// default of 100, grows to twice what it holds before a collection. At 50
+// an idle node's working set was 45 MiB smaller; at 25 another 50 MiB
+// (the API server's heap 190 -> 163 MiB), for about half a point of one
+// core at idle and no create time that side-by-side runs could see.
+const gogc = "25"
 
 // componentEnv is every component's environment: the agent's, with GOGC set.
 func componentEnv() []string { return append(os.Environ(), "GOGC="+gogc) }
