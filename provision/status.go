@@ -29,6 +29,8 @@ type Status struct {
 	// Addons are the enabled addons and whether each serves yet (create
 	// returns before metrics-server can answer).
 	Addons []AddonStatus `json:"addons,omitempty"`
+	// MissingImages are images pods wait for that the node lacks.
+	MissingImages []WaitingImage `json:"missingImages,omitempty"`
 }
 
 // Status reports a cluster's container, addresses, versions and the state
@@ -70,6 +72,9 @@ func (p *Provider) Status(ctx context.Context, name string) (*Status, error) {
 					s.Addons = append(s.Addons, a)
 				}
 			}
+		}
+		if list, err := p.MissingImages(ctx, name); err == nil {
+			s.MissingImages = list
 		}
 	}
 	return s, nil

@@ -3,6 +3,7 @@ package commands
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -46,6 +47,13 @@ func newStatusCommand(s Streams, root *rootFlags) *cobra.Command {
 					state = "starting: " + a.Detail
 				}
 				fmt.Fprintf(s.Out, "Addon:      %s %s (%s)\n", a.Name, a.Version, state)
+			}
+			if n := len(st.MissingImages); n > 0 {
+				var refs []string
+				for _, i := range st.MissingImages {
+					refs = append(refs, i.Ref)
+				}
+				fmt.Fprintf(s.Out, "Warning:    pods wait for %d image(s) the node does not have (%s): `skiff images missing --name %s` says how to load them\n", n, strings.Join(refs, ", "), name)
 			}
 			if len(st.Components) > 0 {
 				w := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
