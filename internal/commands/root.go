@@ -78,6 +78,7 @@ func NewRoot(s Streams) *cobra.Command {
 		newImagesCommand(s, flags),
 		newSnapshotCommand(s, flags),
 		newKubectlCommand(s, flags),
+		newOpenCommand(s, flags),
 		newVersionCommand(s),
 	)
 	return root
