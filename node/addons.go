@@ -131,8 +131,10 @@ func applyAddon(ctx context.Context, ap *applier, name string, v addons.Values) 
 	return nil
 }
 
-// addonManifest is the named addon's upstream files under dir/<name>, if
-// any (CRDs, so they come first), followed by its rendered manifests.
+// addonManifest is the named addon's rendered manifests followed by its
+// upstream files under dir/<name>, if any. Last, so that disabling (kubectl
+// delete -f, in file order) removes the addon's objects before the CRDs they
+// need; apply retries objects whose kind is not established yet.
 func addonManifest(dir, name string, v addons.Values) ([]byte, error) {
 	rendered, err := addons.Render(name, v)
 	if err != nil {
@@ -142,16 +144,15 @@ func addonManifest(dir, name string, v addons.Values) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to list addon %s's upstream files: %w", name, err)
 	}
-	var out bytes.Buffer
+	out := bytes.NewBuffer(rendered)
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			return nil, fmt.Errorf("failed to read addon %s's upstream file: %w", name, err)
 		}
-		out.Write(data)
 		out.WriteString("\n---\n")
+		out.Write(data)
 	}
-	out.Write(rendered)
 	return out.Bytes(), nil
 }
 

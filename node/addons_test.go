@@ -65,7 +65,7 @@ func TestWriteFileAtomicSetsMode(t *testing.T) {
 	}
 }
 
-func TestAddonManifestUpstreamFilesFirst(t *testing.T) {
+func TestAddonManifestUpstreamFilesLast(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	v := addons.Values{DNSIP: "10.96.0.10", ClusterDomain: "cluster.local", Gateway: true}
@@ -85,7 +85,7 @@ func TestAddonManifestUpstreamFilesFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "---\nkind: A\n---\nkind: B\n\n---\n" + string(rendered)
+	want := string(rendered) + "\n---\n---\nkind: A\n---\nkind: B\n"
 	if string(got) != want {
 		t.Errorf("addonManifest =\n%s\nwant\n%s", got, want)
 	}
