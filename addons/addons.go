@@ -1,9 +1,13 @@
 // Package addons holds the manifests of the cluster addons the node agent
 // applies at boot (cluster DNS, default storage, metrics, a local image
-// registry, LoadBalancer addresses, an ingress controller), embedded in the
+// registry, LoadBalancer addresses, an ingress controller, the Gateway API
+// served by that same controller), embedded in the
 // binary and rendered with the cluster's values. Their images are built and
 // preloaded by package images; each manifest names them exactly as
-// images/versions.yaml pins them, so nothing is ever pulled.
+// images/versions.yaml pins them, so nothing is ever pulled. Manifests taken
+// verbatim from upstream modules (the Gateway API CRDs) are not here: the
+// image build copies them into the node image (versions.yaml addonFiles) and
+// the agent applies them with their addon.
 //
 // The addons' pods have a startup probe where upstream has a readiness
 // probe: probed every second until the first pass (fast Ready at create),
@@ -23,7 +27,7 @@ import (
 	"text/template"
 )
 
-//go:embed dns storage metrics registry loadbalancer ingress
+//go:embed dns storage metrics registry loadbalancer ingress gateway
 var manifests embed.FS
 
 // Values are what the manifests are rendered with.
@@ -46,14 +50,28 @@ type Values struct {
 	// publishes its Service's LoadBalancer address in Ingress status, else
 	// 127.0.0.1, where the host reaches it.
 	LoadBalancer bool
+	// Gateway says the gateway addon is enabled too: Traefik then also
+	// serves Gateway API resources (the gateway addon holds their CRDs).
+	Gateway bool
 }
 
 // names are the default-enabled addons. The node applies them concurrently;
 // this order is the one `skiff addons list` shows.
-var names = []string{"dns", "storage", "metrics", "registry", "loadbalancer", "ingress"}
+var names = []string{"dns", "storage", "metrics", "registry", "loadbalancer", "ingress", "gateway"}
 
 // Names returns the default-enabled addons in apply order.
 func Names() []string { return slices.Clone(names) }
+
+// Affects lists the addons whose rendered manifests change when the named
+// one is turned on or off, so they are re-applied with it: the ingress
+// addon's Traefik serves the Gateway API exactly while the gateway addon
+// (its CRDs) is enabled.
+func Affects(name string) []string {
+	if name == "gateway" {
+		return []string{"ingress"}
+	}
+	return nil
+}
 
 // Render returns the named addon's manifests as one multi-document YAML
 // stream.

@@ -15,7 +15,7 @@ import (
 	"github.com/skiff-k8s/skiff/images"
 )
 
-var testValues = Values{DNSIP: "10.96.0.10", ClusterDomain: "cluster.local", PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/16", LoadBalancerPool: "172.30.128.0/24", RegistryPort: 5001, LoadBalancer: true}
+var testValues = Values{DNSIP: "10.96.0.10", ClusterDomain: "cluster.local", PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/16", LoadBalancerPool: "172.30.128.0/24", RegistryPort: 5001, LoadBalancer: true, Gateway: true}
 
 // objects parses a multi-document YAML stream.
 func objects(t *testing.T, data []byte) []map[string]any {
@@ -59,7 +59,7 @@ func find(objs []map[string]any, kind, name string) map[string]any {
 }
 
 func TestRenderAll(t *testing.T) {
-	if got := Names(); !slices.Equal(got, []string{"dns", "storage", "metrics", "registry", "loadbalancer", "ingress"}) {
+	if got := Names(); !slices.Equal(got, []string{"dns", "storage", "metrics", "registry", "loadbalancer", "ingress", "gateway"}) {
 		t.Fatalf("Names() = %v", got)
 	}
 	m, err := images.Resolved("")
@@ -409,5 +409,93 @@ func TestIngress(t *testing.T) {
 	}
 	if hostPorts[80] != "web" || hostPorts[443] != "websecure" {
 		t.Errorf("traefik hostPorts = %v, want 80 web and 443 websecure", hostPorts)
+	}
+}
+
+// traefikArgs renders the ingress addon with v and returns Traefik's arguments.
+func traefikArgs(t *testing.T, v Values) []any {
+	t.Helper()
+	data, err := Render("ingress", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args, _ := containers(find(objects(t, data), "Deployment", "traefik"))[0]["args"].([]any)
+	return args
+}
+
+func TestIngressGatewayProvider(t *testing.T) {
+	t.Parallel()
+	noLB := testValues
+	noLB.LoadBalancer = false
+	off := testValues
+	off.Gateway = false
+	for _, tc := range []struct {
+		name      string
+		v         Values
+		want, not []string
+	}{
+		{"with loadbalancer", testValues,
+			[]string{"--providers.kubernetesGateway=true", "--providers.kubernetesGateway.statusAddress.service.name=traefik", "--providers.kubernetesGateway.statusAddress.service.namespace=kube-system"},
+			[]string{"--providers.kubernetesGateway.statusAddress.ip=127.0.0.1"}},
+		{"without loadbalancer", noLB,
+			[]string{"--providers.kubernetesGateway=true", "--providers.kubernetesGateway.statusAddress.ip=127.0.0.1"},
+			[]string{"--providers.kubernetesGateway.statusAddress.service.name=traefik"}},
+		// Without the CRDs, the provider would wait for them forever.
+		{"gateway off", off, nil, []string{"--providers.kubernetesGateway=true"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			args := traefikArgs(t, tc.v)
+			for _, w := range tc.want {
+				if !slices.Contains(args, any(w)) {
+					t.Errorf("traefik args %v lack %s", args, w)
+				}
+			}
+			for _, n := range tc.not {
+				if slices.Contains(args, any(n)) {
+					t.Errorf("traefik args %v have %s", args, n)
+				}
+			}
+			// Traefik maps a Gateway listener to the entry point on its port.
+			for _, w := range []string{"--entryPoints.web.address=:80/tcp", "--entryPoints.websecure.address=:443/tcp"} {
+				if !slices.Contains(args, any(w)) {
+					t.Errorf("traefik args %v lack %s", args, w)
+				}
+			}
+		})
+	}
+}
+
+func TestGateway(t *testing.T) {
+	t.Parallel()
+	data, err := Render("gateway", testValues)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := objects(t, data)
+	gc := find(objs, "GatewayClass", "traefik")
+	if field(gc, "spec", "controllerName") != "traefik.io/gateway-controller" {
+		t.Errorf("GatewayClass traefik: %v", gc)
+	}
+	b := find(objs, "ClusterRoleBinding", "traefik-gateway")
+	subjects, _ := field(b, "subjects").([]any)
+	if len(subjects) != 1 || field(subjects[0].(map[string]any), "name") != "traefik" || field(subjects[0].(map[string]any), "namespace") != "kube-system" {
+		t.Errorf("ClusterRoleBinding traefik-gateway subjects: %v", subjects)
+	}
+	if Affects("gateway")[0] != "ingress" || Affects("ingress") != nil {
+		t.Errorf("Affects: gateway %v, ingress %v", Affects("gateway"), Affects("ingress"))
+	}
+}
+
+func TestAddonFilesNameAnAddon(t *testing.T) {
+	t.Parallel()
+	m, err := images.Resolved("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range m.AddonFiles {
+		if !slices.Contains(Names(), f.Addon) {
+			t.Errorf("versions.yaml addonFiles %s names addon %q: choose from %v", f.Name, f.Addon, Names())
+		}
 	}
 }

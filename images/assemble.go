@@ -35,11 +35,11 @@ var kubeCommands = []string{"kube-apiserver", "kube-controller-manager", "kube-s
 // LabelPrefix prefixes the version labels on node images.
 const LabelPrefix = "dev.skiff.version."
 
-// assemble streams the root filesystem plus the compiled binaries into
-// `docker import`.
-func (b *Builder) assemble(ctx context.Context, m *Manifest, ref, rootfs string, bins map[string]string) error {
+// assemble streams the root filesystem plus the compiled binaries and the
+// addons' upstream files into `docker import`.
+func (b *Builder) assemble(ctx context.Context, m *Manifest, ref, rootfs string, bins, files map[string]string) error {
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeImageTar(pw, rootfs, bins)) }()
+	go func() { pw.CloseWithError(writeImageTar(pw, rootfs, bins, files)) }()
 	changes := []string{
 		"ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"ENV container=docker",
@@ -62,9 +62,9 @@ func (b *Builder) assemble(ctx context.Context, m *Manifest, ref, rootfs string,
 	return nil
 }
 
-// writeImageTar writes the node's root filesystem: rootfs and each
-// directory of bins into /usr/local/bin.
-func writeImageTar(w io.Writer, rootfs string, bins map[string]string) error {
+// writeImageTar writes the node's root filesystem: rootfs, each directory
+// of bins into /usr/local/bin, and files (image path to source file).
+func writeImageTar(w io.Writer, rootfs string, bins, files map[string]string) error {
 	tw := tar.NewWriter(w)
 	f, err := os.Open(rootfs)
 	if err != nil {
@@ -109,6 +109,16 @@ func writeImageTar(w io.Writer, rootfs string, bins map[string]string) error {
 	for _, c := range kubeCommands {
 		if err := tw.WriteHeader(&tar.Header{Name: binDir + "/" + c, Typeflag: tar.TypeSymlink, Linkname: "kube", Mode: 0o777}); err != nil {
 			return err
+		}
+	}
+	dsts := make([]string, 0, len(files))
+	for d := range files {
+		dsts = append(dsts, d)
+	}
+	sort.Strings(dsts)
+	for _, d := range dsts {
+		if err := addFile(tw, files[d], d, 0o644); err != nil {
+			return fmt.Errorf("failed to add %s: %w", d, err)
 		}
 	}
 	return tw.Close()

@@ -156,9 +156,18 @@ func (b *Builder) buildBase(ctx context.Context, m *Manifest, ref string) error 
 	}); err != nil {
 		return err
 	}
+	// files maps a path in the image to the upstream file copied there.
+	files := map[string]string{}
+	for _, f := range m.AddonFiles {
+		if err := b.step(fmt.Sprintf("Fetching %s %s manifests from %s", f.Name, f.Version, f.Module), func() error {
+			return b.fetchAddonFiles(ctx, f, files)
+		}); err != nil {
+			return err
+		}
+	}
 	raw := ref + "-rootfs"
 	if err := b.step("Assembling and importing "+raw, func() error {
-		return b.assemble(ctx, m, raw, rootfs, bins)
+		return b.assemble(ctx, m, raw, rootfs, bins, files)
 	}); err != nil {
 		return err
 	}

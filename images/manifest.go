@@ -34,8 +34,20 @@ type Manifest struct {
 		Package string `yaml:"package"`
 		Image   string `yaml:"image"`
 	} `yaml:"busybox"`
+	AddonFiles []AddonFiles `yaml:"addonFiles"`
 
 	raw []byte
+}
+
+// AddonFiles are manifests an addon applies verbatim from a Go module's
+// files (Files is a glob inside the module), so their version is pinned here
+// like every other upstream one.
+type AddonFiles struct {
+	Name    string `yaml:"name"`
+	Module  string `yaml:"module"`
+	Version string `yaml:"version"`
+	Files   string `yaml:"files"`
+	Addon   string `yaml:"addon"`
 }
 
 // GoComponent is an upstream Go module built into one or more binaries.
@@ -100,6 +112,14 @@ func parseManifest(data []byte) (*Manifest, error) {
 		}
 		if c.Image != nil && (c.Image.Ref == "" || len(c.Binaries) == 0) {
 			return nil, fmt.Errorf("component %s: image needs a ref and at least one binary", c.Name)
+		}
+	}
+	for _, f := range m.AddonFiles {
+		if f.Name == "" || f.Module == "" || f.Version == "" || f.Addon == "" {
+			return nil, fmt.Errorf("addonFiles %q: name, module, version and addon are required", f.Name)
+		}
+		if _, err := path.Match(f.Files, ""); err != nil || f.Files == "" {
+			return nil, fmt.Errorf("addonFiles %s: files %q is not a glob", f.Name, f.Files)
 		}
 	}
 	return m, nil
@@ -180,6 +200,9 @@ func (m *Manifest) Versions() [][2]string {
 	v := [][2]string{{"debian", m.Debian.Suite}}
 	for _, c := range m.Go {
 		v = append(v, [2]string{c.Name, c.Version})
+	}
+	for _, f := range m.AddonFiles {
+		v = append(v, [2]string{f.Name, f.Version})
 	}
 	return append(v, [2]string{"pause", m.Pause.Version})
 }

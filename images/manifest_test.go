@@ -133,3 +133,38 @@ func TestParseFeatureGates(t *testing.T) {
 		t.Fatalf("parseFeatureGates = %v, want %v", got, want)
 	}
 }
+
+func TestAddonFiles(t *testing.T) {
+	t.Parallel()
+	m, err := Resolved("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.AddonFiles) != 1 {
+		t.Fatalf("addonFiles = %+v, want the Gateway API CRDs", m.AddonFiles)
+	}
+	f := m.AddonFiles[0]
+	if f.Module != "sigs.k8s.io/gateway-api" || f.Version != "v1.6.3" || f.Files != "config/crd/standard/*.yaml" || f.Addon != "gateway" {
+		t.Errorf("addonFiles[0] = %+v", f)
+	}
+	found := false
+	for _, v := range m.Versions() {
+		found = found || v == [2]string{"gateway-api", "v1.6.3"}
+	}
+	if !found {
+		t.Errorf("Versions() = %v lacks gateway-api v1.6.3 (the image's version labels)", m.Versions())
+	}
+	base := "kubernetes: {default: v1, supported: [v1]}\ndebian: {suite: s, packages: [b]}\ngo: [{name: k}]\npause: {image: p}\nbusybox: {package: b, image: b}\n"
+	for _, bad := range []string{
+		"addonFiles: [{name: x, module: m, version: v1.0.0, addon: a}]",
+		"addonFiles: [{name: x, module: m, version: v1.0.0, files: '[', addon: a}]",
+		"addonFiles: [{name: x, module: m, version: v1.0.0, files: '*.yaml'}]",
+	} {
+		if _, err := parseManifest([]byte(base + bad)); err == nil {
+			t.Errorf("parseManifest accepted %s", bad)
+		}
+	}
+	if _, err := parseManifest([]byte(base + "addonFiles: [{name: x, module: m, version: v1.0.0, files: '*.yaml', addon: a}]")); err != nil {
+		t.Errorf("parseManifest: %v", err)
+	}
+}

@@ -29,6 +29,10 @@ func addonCommand(args []string) int {
 	return 0
 }
 
+// setAddon turns an addon on or off, and re-applies the addons whose
+// manifests depend on it: after it when it is enabled (Traefik's Gateway
+// provider needs the CRDs), before it is removed (so nothing still uses
+// them).
 func setAddon(ctx context.Context, name string, enable bool) error {
 	if !slices.Contains(addons.Names(), name) {
 		return fmt.Errorf("unknown addon %q", name)
@@ -38,22 +42,42 @@ func setAddon(ctx context.Context, name string, enable bool) error {
 		return err
 	}
 	enabled := enabledAddons(cfg)
-	if enable {
-		v := addonValues(cfg)
-		if err := addons.Requires(name, v); err != nil {
-			return err
+	if enable && !slices.Contains(enabled, name) {
+		enabled = append(enabled, name)
+	} else if !enable {
+		enabled = slices.DeleteFunc(enabled, func(n string) bool { return n == name })
+	}
+	// Keep apply order stable whatever order addons were enabled in.
+	cfg.Addons = slices.DeleteFunc(addons.Names(), func(n string) bool { return !slices.Contains(enabled, n) })
+	v := addonValues(cfg)
+	ap, err := newApplier(kubeconfig("admin"))
+	if err != nil {
+		return err
+	}
+	reapply := func() error {
+		for _, a := range addons.Affects(name) {
+			if AddonEnabled(cfg, a) {
+				if err := applyAddon(ctx, ap, a, v); err != nil {
+					return err
+				}
+			}
 		}
-		ap, err := newApplier(kubeconfig("admin"))
-		if err != nil {
+		return nil
+	}
+	if enable {
+		if err := addons.Requires(name, v); err != nil {
 			return err
 		}
 		if err := applyAddon(ctx, ap, name, v); err != nil {
 			return err
 		}
-		if !slices.Contains(enabled, name) {
-			enabled = append(enabled, name)
+		if err := reapply(); err != nil {
+			return err
 		}
 	} else {
+		if err := reapply(); err != nil {
+			return err
+		}
 		file := filepath.Join(AddonsDir, name+".yaml")
 		if _, err := os.Stat(file); err == nil {
 			if err := kubectl(ctx, runDirect, "delete", "--ignore-not-found", "--wait=false", "-f", file); err != nil {
@@ -63,10 +87,7 @@ func setAddon(ctx context.Context, name string, enable bool) error {
 				return err
 			}
 		}
-		enabled = slices.DeleteFunc(enabled, func(n string) bool { return n == name })
 	}
-	// Keep apply order stable whatever order addons were enabled in.
-	cfg.Addons = slices.DeleteFunc(addons.Names(), func(n string) bool { return !slices.Contains(enabled, n) })
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return err

@@ -23,5 +23,6 @@ func AddonValues(c *Config, upstream []string) addons.Values {
 		LoadBalancerPool: c.LoadBalancerPool,
 		RegistryPort:     c.RegistryPort,
 		LoadBalancer:     AddonEnabled(c, "loadbalancer"),
+		Gateway:          AddonEnabled(c, "gateway"),
 	}
 }

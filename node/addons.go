@@ -111,7 +111,7 @@ func runDirect(ctx context.Context, cmd *exec.Cmd) ([]byte, error) {
 // applyAddon renders one addon, keeps the rendered file (for disable and
 // `skiff export logs`) and applies it.
 func applyAddon(ctx context.Context, ap *applier, name string, v addons.Values) error {
-	data, err := addons.Render(name, v)
+	data, err := addonManifest(AddonFilesDir, name, v)
 	if err != nil {
 		return err
 	}
@@ -129,6 +129,31 @@ func applyAddon(ctx context.Context, ap *applier, name string, v addons.Values) 
 		return fmt.Errorf("failed to apply addon %s: %w", name, err)
 	}
 	return nil
+}
+
+// addonManifest is the named addon's rendered manifests followed by its
+// upstream files under dir/<name>, if any. Last, so that disabling (kubectl
+// delete -f, in file order) removes the addon's objects before the CRDs they
+// need; apply retries objects whose kind is not established yet.
+func addonManifest(dir, name string, v addons.Values) ([]byte, error) {
+	rendered, err := addons.Render(name, v)
+	if err != nil {
+		return nil, err
+	}
+	files, err := filepath.Glob(filepath.Join(dir, name, "*.yaml"))
+	if err != nil {
+		return nil, fmt.Errorf("failed to list addon %s's upstream files: %w", name, err)
+	}
+	out := bytes.NewBuffer(rendered)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("failed to read addon %s's upstream file: %w", name, err)
+		}
+		out.WriteString("\n---\n")
+		out.Write(data)
+	}
+	return out.Bytes(), nil
 }
 
 // kubectl runs kubectl as the cluster admin, retrying while the API server

@@ -64,3 +64,37 @@ func TestWriteFileAtomicSetsMode(t *testing.T) {
 		t.Errorf("temporary files left: %v", entries)
 	}
 }
+
+func TestAddonManifestUpstreamFilesLast(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	v := addons.Values{DNSIP: "10.96.0.10", ClusterDomain: "cluster.local", Gateway: true}
+	if err := os.MkdirAll(filepath.Join(dir, "gateway"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, doc := range map[string]string{"b.yaml": "kind: B\n", "a.yaml": "---\nkind: A", "skip.txt": "kind: C\n"} {
+		if err := os.WriteFile(filepath.Join(dir, "gateway", name), []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := addonManifest(dir, "gateway", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered, err := addons.Render("gateway", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := string(rendered) + "\n---\n---\nkind: A\n---\nkind: B\n"
+	if string(got) != want {
+		t.Errorf("addonManifest =\n%s\nwant\n%s", got, want)
+	}
+	// An addon without upstream files is its rendered manifests alone.
+	got, err = addonManifest(dir, "dns", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rendered, _ := addons.Render("dns", v); string(got) != string(rendered) {
+		t.Errorf("addonManifest(dns) differs from Render")
+	}
+}

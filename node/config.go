@@ -27,6 +27,10 @@ const (
 	// PreloadedList, in the image, names the images its containerd store
 	// was built with, one per line.
 	PreloadedList = "/opt/skiff/images.txt"
+	// AddonFilesDir, in the image, holds the manifests addons apply
+	// verbatim from upstream, in one directory per addon (the image build
+	// copies them there: images/versions.yaml addonFiles).
+	AddonFilesDir = "/opt/skiff/addons"
 	APIServerPort = 6443
 )
 

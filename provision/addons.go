@@ -78,6 +78,11 @@ func (p *Provider) Addons(ctx context.Context, name string) ([]AddonStatus, erro
 					st.Healthy, st.Detail = false, why
 				}
 			}
+			if a == "gateway" && st.Healthy {
+				if why := unacceptedGatewayClass(ctx, cs); why != "" {
+					st.Healthy, st.Detail = false, why
+				}
+			}
 		}
 		out = append(out, st)
 	}
@@ -86,7 +91,8 @@ func (p *Provider) Addons(ctx context.Context, name string) ([]AddonStatus, erro
 
 // SetAddon enables or disables an addon on a running cluster; the choice
 // is kept in the node's configuration, so it survives stop/start. Enabling
-// waits until the addon's workloads are ready.
+// waits until the addon's workloads are ready (for gateway, which has none,
+// until the ingress addon's Traefik, if on, accepts its GatewayClass).
 func (p *Provider) SetAddon(ctx context.Context, name, addon string, enable bool) error {
 	if !slices.Contains(addons.Names(), addon) {
 		return fmt.Errorf("unknown addon %q: choose from %s", addon, strings.Join(addons.Names(), ", "))
@@ -118,7 +124,13 @@ func (p *Provider) SetAddon(ctx context.Context, name, addon string, enable bool
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	return poll(wctx, func(ctx context.Context) (bool, string, error) {
-		return workloadsReady(ctx, cs, workloads, time.Time{}, nil)
+		ok, why, err := workloadsReady(ctx, cs, workloads, time.Time{}, nil)
+		// Without the ingress addon nothing serves the class.
+		if ok && addon == "gateway" && node.AddonEnabled(nc, "ingress") {
+			why = unacceptedGatewayClass(ctx, cs)
+			ok = why == ""
+		}
+		return ok, why, err
 	})
 }
 

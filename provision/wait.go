@@ -188,9 +188,26 @@ const metricsAPIService = "v1beta1.metrics.k8s.io"
 // unavailableAPIService says why the named aggregated API is not
 // Available yet; "" once it is.
 func unavailableAPIService(ctx context.Context, cs *kubernetes.Clientset, name string) string {
-	body, err := cs.Discovery().RESTClient().Get().AbsPath("/apis/apiregistration.k8s.io/v1/apiservices/" + name).DoRaw(ctx)
+	return unmetCondition(ctx, cs, "/apis/apiregistration.k8s.io/v1/apiservices/"+name, "APIService "+name, "Available")
+}
+
+// gatewayClass is the GatewayClass of the gateway addon. The addon runs no
+// pod of its own: it is healthy once Traefik (the ingress addon's) accepts
+// the class.
+const gatewayClass = "traefik"
+
+// unacceptedGatewayClass says why the gateway addon's GatewayClass is not
+// Accepted yet; "" once it is.
+func unacceptedGatewayClass(ctx context.Context, cs *kubernetes.Clientset) string {
+	return unmetCondition(ctx, cs, "/apis/gateway.networking.k8s.io/v1/gatewayclasses/"+gatewayClass, "GatewayClass "+gatewayClass, "Accepted")
+}
+
+// unmetCondition says why the object at path (what, for messages) lacks
+// the status condition cond=True; "" once it has it.
+func unmetCondition(ctx context.Context, cs *kubernetes.Clientset, path, what, cond string) string {
+	body, err := cs.Discovery().RESTClient().Get().AbsPath(path).DoRaw(ctx)
 	if err != nil {
-		return "APIService " + name + ": " + firstLine(err.Error())
+		return what + ": " + firstLine(err.Error())
 	}
 	var a struct {
 		Status struct {
@@ -198,14 +215,14 @@ func unavailableAPIService(ctx context.Context, cs *kubernetes.Clientset, name s
 		}
 	}
 	if err := json.Unmarshal(body, &a); err != nil {
-		return "parsing APIService " + name + ": " + err.Error()
+		return "parsing " + what + ": " + err.Error()
 	}
 	for _, c := range a.Status.Conditions {
-		if c.Type == "Available" && c.Status == "True" {
+		if c.Type == cond && c.Status == "True" {
 			return ""
 		}
 	}
-	return "APIService " + name + " not Available"
+	return what + " not " + cond
 }
 
 // crashLooping fails the wait early, with the container's last log lines,
