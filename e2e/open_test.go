@@ -13,8 +13,8 @@ import (
 
 // TestOpen: `skiff open SERVICE` prints a URL on the host that answers,
 // the way a user gets there: a port-forward for a ClusterIP Service (which
-// lives as long as the command), the LoadBalancer address, and an Ingress
-// rule once there is one.
+// lives as long as the command), the LoadBalancer address, and an HTTPRoute
+// or Ingress rule once there is one.
 func TestOpen(t *testing.T) {
 	e2e(t)
 	c := newCluster(t, "e2e-open")
@@ -61,6 +61,36 @@ func TestOpen(t *testing.T) {
 			t.Fatalf("LoadBalancer Service opened as %q, want its address", line)
 		}
 		expectHello(t, strings.Fields(line)[0])
+	})
+
+	t.Run("HTTPRoute: the cluster's HTTP port", func(t *testing.T) {
+		c.t = t
+		c.kubectl("expose", "deployment", "web", "--name=web-gw", "--port=80", "--target-port=8080")
+		applyYAML(c, `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: open
+spec:
+  gatewayClassName: traefik
+  listeners:
+  - {name: http, protocol: HTTP, port: 80}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: open
+spec:
+  parentRefs: [{name: open}]
+  rules:
+  - backendRefs: [{name: web-gw, port: 80}]
+`)
+		line := c.mustSkiff(time.Minute, "open", "web-gw", "--name", c.name).stdout
+		if !strings.Contains(line, "http://127.0.0.1:") || !strings.Contains(line, "(HTTPRoute)") {
+			t.Fatalf("Service with an HTTPRoute opened as %q, want the route on 127.0.0.1", line)
+		}
+		expectHello(t, strings.Fields(line)[0])
+		c.kubectl("delete", "httproute", "open")
+		c.kubectl("delete", "gateway", "open")
 	})
 
 	t.Run("Ingress: the cluster's HTTP port", func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,7 +14,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/portforward"
@@ -35,7 +40,7 @@ type Opening struct {
 const lbDialTimeout = time.Second
 
 // Open finds a URL on the host that reaches the Service, in the order a
-// user would pick: an Ingress rule that sends to it, its LoadBalancer
+// user would pick: an Ingress rule or HTTPRoute that sends to it, its LoadBalancer
 // address where the host can route to it, else a port-forward to one of
 // its ready pods, which lives as long as ctx.
 func (p *Provider) Open(ctx context.Context, cluster, namespace, service string) (*Opening, error) {
@@ -65,6 +70,9 @@ func (p *Provider) Open(ctx context.Context, cluster, namespace, service string)
 	if httpPort != "" {
 		if u, err := ingressURL(ctx, cs, svc, httpPort); err != nil || u != "" {
 			return &Opening{URL: u, Via: "ingress"}, err
+		}
+		if u, err := routeURL(ctx, kubeconfig, svc, httpPort); err != nil || u != "" {
+			return &Opening{URL: u, Via: "HTTPRoute"}, err
 		}
 	}
 	if u := loadBalancerURL(svc); u != "" {
@@ -97,6 +105,66 @@ func ingressURL(ctx context.Context, cs *kubernetes.Clientset, svc *corev1.Servi
 		}
 		if b := ing.Spec.DefaultBackend; b != nil && sendsTo(*b, svc.Name) {
 			return "http://" + net.JoinHostPort("127.0.0.1", hostPort) + "/", nil
+		}
+	}
+	return "", nil
+}
+
+// httpRoutes is Gateway API's HTTPRoute resource (the gateway addon).
+var httpRoutes = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
+
+// routeURL is the URL of the first HTTPRoute rule in the Service's
+// namespace that sends to it, for a route without hostnames or with a
+// *.localhost one, on the cluster's HTTP port (where the Traefik that
+// serves the gateway addon's class listens for port-80 listeners). "" if
+// there is none or Gateway API is not installed.
+func routeURL(ctx context.Context, kubeconfig []byte, svc *corev1.Service, hostPort string) (string, error) {
+	rc, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
+	if err != nil {
+		return "", fmt.Errorf("load kubeconfig: %w", err)
+	}
+	rc.Timeout = 5 * time.Second
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return "", err
+	}
+	list, err := dyn.Resource(httpRoutes).Namespace(svc.Namespace).List(ctx, metav1.ListOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", nil // no Gateway API in this cluster
+	} else if err != nil {
+		return "", fmt.Errorf("list HTTPRoutes: %w", err)
+	}
+	for _, r := range list.Items {
+		host := "127.0.0.1"
+		hostnames, _, _ := unstructured.NestedStringSlice(r.Object, "spec", "hostnames")
+		if len(hostnames) > 0 {
+			i := slices.IndexFunc(hostnames, func(h string) bool { return strings.HasSuffix(h, ".localhost") })
+			if i < 0 {
+				continue
+			}
+			host = hostnames[i]
+		}
+		rules, _, _ := unstructured.NestedSlice(r.Object, "spec", "rules")
+		for _, rule := range rules {
+			rm, _ := rule.(map[string]any)
+			refs, _, _ := unstructured.NestedSlice(rm, "backendRefs")
+			if !slices.ContainsFunc(refs, func(ref any) bool {
+				m, _ := ref.(map[string]any)
+				kind, _, _ := unstructured.NestedString(m, "kind")
+				name, _, _ := unstructured.NestedString(m, "name")
+				return name == svc.Name && (kind == "" || kind == "Service")
+			}) {
+				continue
+			}
+			path := "/"
+			if matches, _, _ := unstructured.NestedSlice(rm, "matches"); len(matches) > 0 {
+				if m, ok := matches[0].(map[string]any); ok {
+					if v, _, _ := unstructured.NestedString(m, "path", "value"); v != "" {
+						path = v
+					}
+				}
+			}
+			return "http://" + net.JoinHostPort(host, hostPort) + path, nil
 		}
 	}
 	return "", nil
@@ -178,12 +246,12 @@ func (p *Provider) portForward(ctx context.Context, kubeconfig []byte, cs *kuber
 // readyEndpoint is a ready pod behind the Service's first port and the
 // container port it serves that on.
 func readyEndpoint(ctx context.Context, cs *kubernetes.Clientset, svc *corev1.Service) (string, int32, error) {
-	slices, err := cs.DiscoveryV1().EndpointSlices(svc.Namespace).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + svc.Name})
+	eps, err := cs.DiscoveryV1().EndpointSlices(svc.Namespace).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + svc.Name})
 	if err != nil {
 		return "", 0, fmt.Errorf("list endpoints of %s/%s: %w", svc.Namespace, svc.Name, err)
 	}
 	want := svc.Spec.Ports[0].Name
-	for _, s := range slices.Items {
+	for _, s := range eps.Items {
 		var port int32
 		for _, sp := range s.Ports {
 			if sp.Port != nil && (sp.Name == nil && want == "" || sp.Name != nil && *sp.Name == want) {

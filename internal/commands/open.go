@@ -15,9 +15,9 @@ func newOpenCommand(s Streams, root *rootFlags) *cobra.Command {
 	var browser bool
 	cmd := &cobra.Command{
 		Use:   "open SERVICE",
-		Short: "Print (--browser: open) a URL on this machine that reaches a Service: its ingress, its LoadBalancer address, else a port-forward",
+		Short: "Print (--browser: open) a URL on this machine that reaches a Service: its ingress or HTTPRoute, its LoadBalancer address, else a port-forward",
 		Long: `Prints a URL on this machine that reaches the Service now: an Ingress rule
-that sends to it (without a host, or for a *.localhost name) on the cluster's
+or HTTPRoute that sends to it (without a host, or for a *.localhost name) on the cluster's
 HTTP port, else its LoadBalancer address if this machine can route to it,
 else a port-forward to one of its ready pods, which lives until Ctrl-C.`,
 		Args: cobra.ExactArgs(1),
