@@ -28,14 +28,7 @@ func TestAddons(t *testing.T) {
 	e2e(t)
 	created := time.Now()
 	c := newCluster(t, "e2e-addons")
-	c.mustSkiff(3*time.Minute, "load", "archive", helloArchive(t), "--name", c.name)
-	for _, app := range []string{"one", "two"} {
-		c.kubectl("create", "deployment", app, "--image=skiff.test/hello:v1", "--port=8080")
-		c.kubectl("set", "env", "deployment/"+app, "POD_NAME="+app)
-		c.kubectl("expose", "deployment", app, "--port=80", "--target-port=8080")
-	}
-	c.kubectl("rollout", "status", "deployment/one", "--timeout=120s")
-	c.kubectl("rollout", "status", "deployment/two", "--timeout=120s")
+	twoApps(c)
 	httpPort, httpsPort, registryPort := addonPorts(c)
 
 	t.Run("metrics: kubectl top within a minute of create", func(t *testing.T) {
@@ -74,11 +67,7 @@ func TestAddons(t *testing.T) {
 
 	t.Run("ingress: rules, path types, default backend, TLS, updates", func(t *testing.T) {
 		c.t = t
-		certPEM, keyPEM := selfSigned(t, "secure.local")
-		dir := t.TempDir()
-		os.WriteFile(filepath.Join(dir, "tls.crt"), certPEM, 0o644)
-		os.WriteFile(filepath.Join(dir, "tls.key"), keyPEM, 0o600)
-		c.kubectl("create", "secret", "tls", "secure", "--cert="+filepath.Join(dir, "tls.crt"), "--key="+filepath.Join(dir, "tls.key"))
+		certPEM := tlsSecret(c, "secure", "secure.local")
 		applyYAML(c, ingressYAML)
 		base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 		// Rules route to "one"; what no rule matches goes to the default
@@ -260,6 +249,37 @@ func waitHTTP(t *testing.T, url, host string, tlsc *tls.Config, want string) {
 		time.Sleep(300 * time.Millisecond)
 	}
 	t.Fatalf("GET %s (Host %s) never answered %q; last: %s", url, host, want, last)
+}
+
+// twoApps loads the test app and runs it as Deployments "one" and "two",
+// each behind a Service of its name on port 80, answering with its name.
+func twoApps(c *cluster) {
+	c.t.Helper()
+	c.mustSkiff(3*time.Minute, "load", "archive", helloArchive(c.t), "--name", c.name)
+	for _, app := range []string{"one", "two"} {
+		c.kubectl("create", "deployment", app, "--image=skiff.test/hello:v1", "--port=8080")
+		c.kubectl("set", "env", "deployment/"+app, "POD_NAME="+app)
+		c.kubectl("expose", "deployment", app, "--port=80", "--target-port=8080")
+	}
+	c.kubectl("rollout", "status", "deployment/one", "--timeout=120s")
+	c.kubectl("rollout", "status", "deployment/two", "--timeout=120s")
+}
+
+// tlsSecret makes a kubernetes.io/tls Secret of a new self-signed
+// certificate for host and returns the certificate's PEM.
+func tlsSecret(c *cluster, name, host string) []byte {
+	c.t.Helper()
+	certPEM, keyPEM := selfSigned(c.t, host)
+	dir := c.t.TempDir()
+	crt, key := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if err := os.WriteFile(crt, certPEM, 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	if err := os.WriteFile(key, keyPEM, 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+	c.kubectl("create", "secret", "tls", name, "--cert="+crt, "--key="+key)
+	return certPEM
 }
 
 // httpStatus returns the HTTP status of one request, 0 if it failed.

@@ -10,8 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,21 +23,10 @@ import (
 // addon turns off and on.
 func TestGateway(t *testing.T) {
 	e2e(t)
-	c := newCluster(t, "gw-gateway")
-	c.mustSkiff(3*time.Minute, "load", "archive", helloArchive(t), "--name", c.name)
-	for _, app := range []string{"one", "two"} {
-		c.kubectl("create", "deployment", app, "--image=skiff.test/hello:v1", "--port=8080")
-		c.kubectl("set", "env", "deployment/"+app, "POD_NAME="+app)
-		c.kubectl("expose", "deployment", app, "--port=80", "--target-port=8080")
-	}
-	c.kubectl("rollout", "status", "deployment/one", "--timeout=120s")
-	c.kubectl("rollout", "status", "deployment/two", "--timeout=120s")
+	c := newCluster(t, "e2e-gateway")
+	twoApps(c)
 	httpPort, httpsPort, _ := addonPorts(c)
-	certPEM, keyPEM := selfSigned(t, "secure.gw.local")
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "tls.crt"), certPEM, 0o644)
-	os.WriteFile(filepath.Join(dir, "tls.key"), keyPEM, 0o600)
-	c.kubectl("create", "secret", "tls", "gw-secure", "--cert="+filepath.Join(dir, "tls.crt"), "--key="+filepath.Join(dir, "tls.key"))
+	certPEM := tlsSecret(c, "gw-secure", "secure.gw.local")
 	applyYAML(c, gatewayYAML)
 	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 

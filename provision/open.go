@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
@@ -56,6 +57,10 @@ func (p *Provider) Open(ctx context.Context, cluster, namespace, service string)
 	if err != nil {
 		return nil, err
 	}
+	rc, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("load kubeconfig: %w", err)
+	}
 	svc, err := cs.CoreV1().Services(namespace).Get(ctx, service, metav1.GetOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("service %s/%s: %w", namespace, service, err)
@@ -71,14 +76,14 @@ func (p *Provider) Open(ctx context.Context, cluster, namespace, service string)
 		if u, err := ingressURL(ctx, cs, svc, httpPort); err != nil || u != "" {
 			return &Opening{URL: u, Via: "ingress"}, err
 		}
-		if u, err := routeURL(ctx, kubeconfig, svc, httpPort); err != nil || u != "" {
+		if u, err := routeURL(ctx, rc, svc, httpPort); err != nil || u != "" {
 			return &Opening{URL: u, Via: "HTTPRoute"}, err
 		}
 	}
 	if u := loadBalancerURL(svc); u != "" {
 		return &Opening{URL: u, Via: "loadbalancer"}, nil
 	}
-	return p.portForward(ctx, kubeconfig, cs, svc)
+	return portForward(ctx, rc, cs, svc)
 }
 
 // ingressURL is the URL of the first Ingress rule (of any Ingress in the
@@ -118,11 +123,8 @@ var httpRoutes = schema.GroupVersionResource{Group: "gateway.networking.k8s.io",
 // *.localhost one, on the cluster's HTTP port (where the Traefik that
 // serves the gateway addon's class listens for port-80 listeners). "" if
 // there is none or Gateway API is not installed.
-func routeURL(ctx context.Context, kubeconfig []byte, svc *corev1.Service, hostPort string) (string, error) {
-	rc, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
-	if err != nil {
-		return "", fmt.Errorf("load kubeconfig: %w", err)
-	}
+func routeURL(ctx context.Context, rc *rest.Config, svc *corev1.Service, hostPort string) (string, error) {
+	rc = rest.CopyConfig(rc)
 	rc.Timeout = 5 * time.Second
 	dyn, err := dynamic.NewForConfig(rc)
 	if err != nil {
@@ -199,14 +201,11 @@ func scheme(port int32) string {
 
 // portForward forwards a free port on 127.0.0.1 to the Service's first
 // port on one of its ready pods, as `kubectl port-forward svc/NAME` does.
-func (p *Provider) portForward(ctx context.Context, kubeconfig []byte, cs *kubernetes.Clientset, svc *corev1.Service) (*Opening, error) {
+// rc has no client timeout: the forward's streams live as long as ctx.
+func portForward(ctx context.Context, rc *rest.Config, cs *kubernetes.Clientset, svc *corev1.Service) (*Opening, error) {
 	pod, port, err := readyEndpoint(ctx, cs, svc)
 	if err != nil {
 		return nil, err
-	}
-	rc, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
-	if err != nil {
-		return nil, fmt.Errorf("load kubeconfig: %w", err)
 	}
 	transport, upgrader, err := spdy.RoundTripperFor(rc)
 	if err != nil {
