@@ -42,11 +42,15 @@ func (p *Provider) nodeConfig(ctx context.Context, name string) (*node.Config, e
 // Addons lists every addon skiff has, whether the cluster has it enabled,
 // the versions of its images and whether its workloads are ready.
 func (p *Provider) Addons(ctx context.Context, name string) ([]AddonStatus, error) {
-	nc, err := p.nodeConfig(ctx, name)
+	cs, err := p.clientset(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	cs, err := p.clientset(ctx, name)
+	return p.addonStatuses(ctx, name, cs)
+}
+
+func (p *Provider) addonStatuses(ctx context.Context, name string, cs *kubernetes.Clientset) ([]AddonStatus, error) {
+	nc, err := p.nodeConfig(ctx, name)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 // WaitingImage is an image that pods wait for and the node does not have.
@@ -35,6 +36,10 @@ func (p *Provider) MissingImages(ctx context.Context, cluster string) ([]Waiting
 	if err != nil {
 		return nil, err
 	}
+	return p.missingImages(ctx, cluster, cs)
+}
+
+func (p *Provider) missingImages(ctx context.Context, cluster string, cs *kubernetes.Clientset) ([]WaitingImage, error) {
 	pods, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("list pods: %w", err)

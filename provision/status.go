@@ -66,15 +66,19 @@ func (p *Provider) Status(ctx context.Context, name string) (*Status, error) {
 		if st, err := p.nodeStatus(ctx, name); err == nil {
 			s.Agent, s.AgentError, s.NodeIP, s.Components, s.ReadyAfter = st.Phase, st.Error, st.NodeIP, st.Components, st.ReadyAfter
 		}
-		if list, err := p.Addons(ctx, name); err == nil {
-			for _, a := range list {
-				if a.Enabled {
-					s.Addons = append(s.Addons, a)
+		// One client for both: each costs a copy of the admin credentials
+		// out of the node.
+		if cs, err := p.clientset(ctx, name); err == nil {
+			if list, err := p.addonStatuses(ctx, name, cs); err == nil {
+				for _, a := range list {
+					if a.Enabled {
+						s.Addons = append(s.Addons, a)
+					}
 				}
 			}
-		}
-		if list, err := p.MissingImages(ctx, name); err == nil {
-			s.MissingImages = list
+			if list, err := p.missingImages(ctx, name, cs); err == nil {
+				s.MissingImages = list
+			}
 		}
 	}
 	return s, nil
