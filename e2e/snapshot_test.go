@@ -27,9 +27,9 @@ type snapshotJSON struct {
 // to a machine state without it, and clones that.
 func TestSnapshot(t *testing.T) {
 	e2e(t)
-	const snap = "snap-e2e"
+	const snap = "e2e-snap"
 	removeSnapshotAtEnd(t, snap)
-	src := newCluster(t, "snap-src")
+	src := newCluster(t, "e2e-snap-src")
 	step := func(name string, fn func(t *testing.T)) {
 		if t.Failed() {
 			return
@@ -98,7 +98,7 @@ func TestSnapshot(t *testing.T) {
 
 	step("two clones side by side, each with its own context", func(t *testing.T) {
 		kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-		clones := []*cluster{cloneOf(t, "snap-c1", snap, kubeconfig), cloneOf(t, "snap-c2", snap, kubeconfig)}
+		clones := []*cluster{cloneOf(t, "e2e-snap-c1", snap, kubeconfig), cloneOf(t, "e2e-snap-c2", snap, kubeconfig)}
 		got := contexts(t, kubeconfig)
 		for _, c := range clones {
 			if !slices.Contains(got, "skiff-"+c.name) {
@@ -128,7 +128,7 @@ func TestSnapshot(t *testing.T) {
 			t.Fatalf("snapshot load:\n%s", r)
 		}
 		t.Logf("%s", strings.TrimSpace(r.stdout))
-		c := cloneOf(t, "snap-c3", snap, filepath.Join(t.TempDir(), "kubeconfig"))
+		c := cloneOf(t, "e2e-snap-c3", snap, filepath.Join(t.TempDir(), "kubeconfig"))
 		assertClone(t, c, src.name+"-control-plane", rootCA)
 	})
 }
@@ -138,9 +138,9 @@ func TestSnapshot(t *testing.T) {
 // is refused with one line and leaves nothing.
 func TestSnapshotStoppedCluster(t *testing.T) {
 	e2e(t)
-	const snap = "snap-e2e-stopped"
+	const snap = "e2e-snap-stopped"
 	removeSnapshotAtEnd(t, snap)
-	c := newCluster(t, "snap-stop")
+	c := newCluster(t, "e2e-snap-stop")
 	c.kubectl("create", "configmap", "keep", "--from-literal=answer=stopped")
 	c.mustSkiff(2*time.Minute, "stop", "--name", c.name)
 	r := c.mustSkiff(5*time.Minute, "snapshot", "save", snap, "--name", c.name)
@@ -153,21 +153,21 @@ func TestSnapshotStoppedCluster(t *testing.T) {
 	if state := inspect(t, nodeOf(c), "{{.State.Status}}"); state != "exited" {
 		t.Errorf("the cluster is %s after the snapshot, want exited (stopped)", state)
 	}
-	clone := cloneOf(t, "snap-stop-c", snap, c.kubeconfig)
+	clone := cloneOf(t, "e2e-snap-stop-c", snap, c.kubeconfig)
 	if got := clone.kubectl("get", "configmap", "keep", "-o", "jsonpath={.data.answer}"); got != "stopped" {
 		t.Errorf("clone's ConfigMap keep: %q, want stopped", got)
 	}
 
-	before := clusterObjects(t, "snap-bad")
+	before := clusterObjects(t, "e2e-snap-bad")
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"create", "--from", "snap-no-such", "--name", "snap-bad"}, `snapshot "snap-no-such" not found`},
-		{[]string{"create", "--from", snap, "--name", "snap-bad", "--addons", "dns"}, "drop --addons"},
+		{[]string{"create", "--from", "e2e-snap-no-such", "--name", "e2e-snap-bad"}, `snapshot "e2e-snap-no-such" not found`},
+		{[]string{"create", "--from", snap, "--name", "e2e-snap-bad", "--addons", "dns"}, "drop --addons"},
 		{[]string{"snapshot", "save", "Bad_Name", "--name", clone.name}, "invalid snapshot name"},
 		{[]string{"snapshot", "save", snap, "--name", clone.name}, "already exists"},
-		{[]string{"snapshot", "restore", snap, "--name", "snap-bad"}, `cluster "snap-bad" not found`},
+		{[]string{"snapshot", "restore", snap, "--name", "e2e-snap-bad"}, `cluster "e2e-snap-bad" not found`},
 	} {
 		r := c.skiff(2*time.Minute, tc.args...)
 		if r.code == 0 {
@@ -176,7 +176,7 @@ func TestSnapshotStoppedCluster(t *testing.T) {
 		}
 		assertOneErrorLine(t, r, tc.want)
 	}
-	assertNoNewObjects(t, "snap-bad", before)
+	assertNoNewObjects(t, "e2e-snap-bad", before)
 }
 
 // cloneOf creates cluster name from a snapshot and deletes it when the

@@ -36,9 +36,11 @@ type Opening struct {
 	Done <-chan struct{}
 }
 
-// lbDialTimeout bounds the check that a LoadBalancer address is routable
-// from the host (it is on Linux, not from Docker Desktop's VM).
-const lbDialTimeout = time.Second
+// lbReachTimeout bounds the check that a LoadBalancer address answers
+// from the host (it does on Linux, not from Docker Desktop's VM). It is
+// seconds, not one dial: an address MetalLB has just assigned answers only
+// once its speaker announces it and kube-proxy has its rules.
+const lbReachTimeout = 5 * time.Second
 
 // Open finds a URL on the host that reaches the Service, in the order a
 // user would pick: an Ingress rule or HTTPRoute that sends to it, its LoadBalancer
@@ -80,7 +82,7 @@ func (p *Provider) Open(ctx context.Context, cluster, namespace, service string)
 			return &Opening{URL: u, Via: "HTTPRoute"}, err
 		}
 	}
-	if u := loadBalancerURL(svc); u != "" {
+	if u := loadBalancerURL(ctx, svc); u != "" {
 		return &Opening{URL: u, Via: "loadbalancer"}, nil
 	}
 	return portForward(ctx, rc, cs, svc)
@@ -177,19 +179,29 @@ func sendsTo(b networkingv1.IngressBackend, service string) bool {
 }
 
 // loadBalancerURL is the Service's LoadBalancer address and first port if
-// the host can connect to it now, else "".
-func loadBalancerURL(svc *corev1.Service) string {
+// the host can connect to it within lbReachTimeout, else "".
+func loadBalancerURL(ctx context.Context, svc *corev1.Service) string {
 	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer || len(svc.Status.LoadBalancer.Ingress) == 0 {
 		return ""
 	}
-	ip := svc.Status.LoadBalancer.Ingress[0].IP
-	port := strconv.Itoa(int(svc.Spec.Ports[0].Port))
-	conn, err := net.DialTimeout("tcp", net.JoinHostPort(ip, port), lbDialTimeout)
-	if err != nil {
-		return ""
+	addr := net.JoinHostPort(svc.Status.LoadBalancer.Ingress[0].IP, strconv.Itoa(int(svc.Spec.Ports[0].Port)))
+	ctx, cancel := context.WithTimeout(ctx, lbReachTimeout)
+	defer cancel()
+	var d net.Dialer
+	for {
+		dialCtx, cancelDial := context.WithTimeout(ctx, time.Second)
+		conn, err := d.DialContext(dialCtx, "tcp", addr)
+		cancelDial()
+		if err == nil {
+			conn.Close()
+			return scheme(svc.Spec.Ports[0].Port) + addr + "/"
+		}
+		select {
+		case <-ctx.Done():
+			return ""
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
-	conn.Close()
-	return scheme(svc.Spec.Ports[0].Port) + net.JoinHostPort(ip, port) + "/"
 }
 
 func scheme(port int32) string {
