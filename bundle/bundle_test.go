@@ -83,3 +83,39 @@ func TestInstallBinaryIsIdempotent(t *testing.T) {
 		t.Errorf("second install should be a no-op: changed=%t err=%v", changed, err)
 	}
 }
+
+// TestInstallFileKeepsOthers: kubectl is installed beside skiff only where
+// no other file is; skiff replaces an older skiff.
+func TestInstallFileKeepsOthers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	dst := filepath.Join(dir, "kubectl")
+	src := func(content string) string {
+		f := filepath.Join(dir, ".new")
+		if err := os.WriteFile(f, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	if changed, kept, err := installFile(src("v1"), dst, false); err != nil || !changed || kept {
+		t.Fatalf("install into an empty dir: changed=%t kept=%t err=%v", changed, kept, err)
+	}
+	if changed, kept, err := installFile(src("v1"), dst, false); err != nil || changed || kept {
+		t.Errorf("same bytes again: changed=%t kept=%t err=%v", changed, kept, err)
+	}
+	if changed, kept, err := installFile(src("users-own"), dst, false); err != nil || changed || !kept {
+		t.Errorf("other bytes, no replace: changed=%t kept=%t err=%v", changed, kept, err)
+	}
+	if b, _ := os.ReadFile(dst); string(b) != "v1" {
+		t.Errorf("kept file now holds %q", b)
+	}
+	if changed, _, err := installFile(src("v2"), dst, true); err != nil || !changed {
+		t.Errorf("replace: changed=%t err=%v", changed, err)
+	}
+	if b, _ := os.ReadFile(dst); string(b) != "v2" {
+		t.Errorf("replaced file holds %q", b)
+	}
+	if st, _ := os.Stat(dst); st.Mode().Perm() != 0o755 {
+		t.Errorf("installed mode %v", st.Mode())
+	}
+}

@@ -2,8 +2,6 @@ package bundle
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,13 +31,20 @@ type LoadResult struct {
 	// already there, byte for byte.
 	Binary        string
 	BinaryChanged bool
+	// Kubectl is the node image's kubectl installed beside skiff, so a
+	// machine with only Docker has one; KubectlChanged is false if it was
+	// already there. KubectlKept is set when another kubectl was there: it
+	// is never replaced (`skiff kubectl` runs the cluster's own anyway).
+	Kubectl        string
+	KubectlChanged bool
+	KubectlKept    bool
 }
 
 // Load verifies the whole bundle first, then imports its node image and
 // extra images into Docker (skipping those already present), makes its
-// snapshots (skipping those already loaded) and installs the skiff binary
-// into binDir. A failure removes the images and snapshots this call made,
-// so nothing is left half-loaded.
+// snapshots (skipping those already loaded) and installs the node image's
+// kubectl and the skiff binary into binDir. A failure removes the images,
+// snapshots and kubectl this call made, so nothing is left half-loaded.
 func Load(ctx context.Context, docker *client.Client, path, binDir string, progress io.Writer) (*LoadResult, error) {
 	m, err := Verify(path)
 	if err != nil {
@@ -74,10 +79,35 @@ func Load(ctx context.Context, docker *client.Client, path, binDir string, progr
 			res.Snapshots = append(res.Snapshots, snap)
 		}
 	}
+	if err := res.installKubectl(ctx, p, binDir); err != nil {
+		return nil, errors.Join(err, res.undo(ctx, docker))
+	}
 	if res.Binary, res.BinaryChanged, err = installBinary(path, binDir); err != nil {
 		return nil, errors.Join(err, res.undo(ctx, docker))
 	}
 	return res, nil
+}
+
+// installKubectl copies the node image's kubectl out of Docker and
+// installs it as binDir/kubectl unless another file is there.
+func (r *LoadResult) installKubectl(ctx context.Context, p *provision.Provider, binDir string) error {
+	if err := os.MkdirAll(binDir, 0o755); err != nil {
+		return fmt.Errorf("failed to create %s: %w", binDir, err)
+	}
+	// The copy lands beside its destination, so the install is a rename
+	// on one file system.
+	tmp, err := os.MkdirTemp(binDir, ".kubectl-")
+	if err != nil {
+		return fmt.Errorf("failed to install kubectl into %s: %w", binDir, err)
+	}
+	defer os.RemoveAll(tmp)
+	src := filepath.Join(tmp, "kubectl")
+	if err := p.KubectlFromImage(ctx, r.Manifest.NodeImage, src); err != nil {
+		return err
+	}
+	r.Kubectl = filepath.Join(binDir, "kubectl")
+	r.KubectlChanged, r.KubectlKept, err = installFile(src, r.Kubectl, false)
+	return err
 }
 
 func allPresent(ctx context.Context, docker *client.Client, refs []string) bool {
@@ -118,6 +148,11 @@ func loadMember(ctx context.Context, docker *client.Client, path, name string, p
 
 func (r *LoadResult) undo(ctx context.Context, docker *client.Client) error {
 	var errs []error
+	if r.KubectlChanged {
+		if err := os.Remove(r.Kubectl); err != nil {
+			errs = append(errs, fmt.Errorf("failed to remove %s after the failed load: %w", r.Kubectl, err))
+		}
+	}
 	p := provision.NewProvider(docker, nil, nil)
 	for _, snap := range r.Snapshots {
 		if _, err := p.RemoveSnapshot(context.WithoutCancel(ctx), snap); err != nil {
@@ -133,14 +168,13 @@ func (r *LoadResult) undo(ctx context.Context, docker *client.Client) error {
 }
 
 // installBinary writes the bundle's skiff to binDir/skiff unless the same
-// bytes are already there.
+// bytes are already there; another skiff there is replaced.
 func installBinary(path, binDir string) (string, bool, error) {
 	rc, _, err := member(path, binaryName(runtime.GOOS, runtime.GOARCH))
 	if err != nil {
 		return "", false, err
 	}
 	defer rc.Close()
-	dst := filepath.Join(binDir, "skiff")
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		return "", false, fmt.Errorf("failed to create %s: %w", binDir, err)
 	}
@@ -149,19 +183,36 @@ func installBinary(path, binDir string) (string, bool, error) {
 		return "", false, fmt.Errorf("failed to install skiff into %s: %w", binDir, err)
 	}
 	defer os.Remove(tmp.Name())
-	sum := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(tmp, sum), rc); err != nil {
-		tmp.Close()
-		return "", false, err
+	_, err = io.Copy(tmp, rc)
+	if err := errors.Join(err, tmp.Close()); err != nil {
+		return "", false, fmt.Errorf("failed to install skiff into %s: %w", binDir, err)
 	}
-	if err := tmp.Close(); err != nil {
-		return "", false, err
+	dst := filepath.Join(binDir, "skiff")
+	changed, _, err := installFile(tmp.Name(), dst, true)
+	return dst, changed, err
+}
+
+// installFile renames src (a file on dst's file system) to dst, mode
+// 0755, unless dst has the same bytes already (changed is false). Other
+// bytes at dst are replaced only if replace is set; else dst is kept.
+func installFile(src, dst string, replace bool) (changed, kept bool, err error) {
+	if old, err := digest.File(dst); err == nil {
+		sum, err := digest.File(src)
+		if err != nil {
+			return false, false, err
+		}
+		if old == sum {
+			return false, false, nil
+		}
+		if !replace {
+			return false, true, nil
+		}
 	}
-	if old, err := digest.File(dst); err == nil && old == hex.EncodeToString(sum.Sum(nil)) {
-		return dst, false, nil
+	if err := os.Chmod(src, 0o755); err != nil {
+		return false, false, err
 	}
-	if err := os.Chmod(tmp.Name(), 0o755); err != nil {
-		return "", false, err
+	if err := os.Rename(src, dst); err != nil {
+		return false, false, fmt.Errorf("failed to install %s: %w", dst, err)
 	}
-	return dst, true, os.Rename(tmp.Name(), dst)
+	return true, false, nil
 }

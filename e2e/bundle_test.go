@@ -109,8 +109,19 @@ func TestBundle(t *testing.T) {
 		if r := run(t, 6*time.Minute, c.env(), installed, "create", "--from", snap, "--name", c.name); r.code != 0 {
 			t.Fatalf("create --from the bundled snapshot with the installed skiff:\n%s", r)
 		}
-		if got := c.kubectl("get", "configmap", "exercise", "-o", "jsonpath={.data.step}"); got != "1" {
-			t.Errorf("the clone of the bundled snapshot has ConfigMap exercise step=%q, want 1", got)
+		// The attendee's machine has Docker and what the bundle installed:
+		// a PATH of the bin dir alone finds kubectl there, at the cluster's
+		// version, and it reads the clone.
+		onlyBundle := append(c.env(), "PATH="+bin)
+		if r := run(t, time.Minute, onlyBundle, "/bin/sh", "-c", "command -v kubectl && kubectl get configmap exercise -o jsonpath={.data.step}"); r.code != 0 || r.stdout != filepath.Join(bin, "kubectl")+"\n1" {
+			t.Errorf("the bundle's kubectl on a PATH of only the bin dir, reading the clone's ConfigMap exercise (want step 1):\n%s", r)
+		}
+		server, err := c.clientset().Discovery().ServerVersion()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := clientVersion(t, run(t, time.Minute, nil, filepath.Join(bin, "kubectl"), "version", "--client", "-o", "json")); v != server.GitVersion {
+			t.Errorf("the bundle installed kubectl %s for a %s cluster", v, server.GitVersion)
 		}
 		if r := run(t, 3*time.Minute, c.env(), installed, "load", "docker-image", "skiff.test/hello:v1", "--name", c.name); r.code != 0 {
 			t.Fatalf("load the extra image:\n%s", r)

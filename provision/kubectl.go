@@ -47,6 +47,22 @@ func (p *Provider) Kubectl(ctx context.Context, name, cacheDir string) (string, 
 	return bin, nil
 }
 
+// KubectlFromImage copies the node image's kubectl to dst, through a
+// helper container made from the image and never started.
+func (p *Provider) KubectlFromImage(ctx context.Context, image, dst string) error {
+	ctx, cancel := context.WithTimeout(ctx, kubectlCopyTimeout)
+	defer cancel()
+	h, err := p.newHelper(ctx, image, false)
+	if err != nil {
+		return err
+	}
+	defer h.remove(ctx)
+	if err := p.copyKubectl(ctx, h.id, dst); err != nil {
+		return fmt.Errorf("failed to copy kubectl out of %s: %w", image, err)
+	}
+	return nil
+}
+
 // copyKubectl copies the node's kubectl, following its symlinks, to bin
 // through a temporary file, so a failed or concurrent copy never leaves a
 // partial binary under that name.

@@ -72,7 +72,7 @@ func newBundleCommand(s Streams) *cobra.Command {
 	var binDir string
 	loadCmd := &cobra.Command{
 		Use:   "load FILE",
-		Short: "Verify a bundle, then import its images and install its skiff binary",
+		Short: "Verify a bundle, then import its images and install its skiff binary and kubectl",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			docker, err := engine.Connect(cmd.Context())
@@ -85,10 +85,13 @@ func newBundleCommand(s Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(res.Loaded) == 0 && len(res.Snapshots) == 0 && !res.BinaryChanged {
+			if len(res.Loaded) == 0 && len(res.Snapshots) == 0 && !res.BinaryChanged && !res.KubectlChanged {
 				fmt.Fprintf(s.Out, "Bundle already loaded: nothing to do (%s)\n", res.Manifest.NodeImage)
 			} else {
-				fmt.Fprintf(s.Out, "Loaded %v and installed %s in %s\n", append(res.Loaded, res.Snapshots...), res.Binary, time.Since(start).Round(100*time.Millisecond))
+				fmt.Fprintf(s.Out, "Loaded %v and installed %s and %s in %s\n", append(res.Loaded, res.Snapshots...), res.Binary, res.Kubectl, time.Since(start).Round(100*time.Millisecond))
+			}
+			if res.KubectlKept {
+				fmt.Fprintf(s.Out, "Kept the other kubectl at %s; `%s kubectl -- ARGS` runs the cluster's own\n", res.Kubectl, res.Binary)
 			}
 			for _, snap := range res.Manifest.Snapshots {
 				fmt.Fprintf(s.Out, "Snapshot %s: %s create --from %s --name NAME\n", snap, res.Binary, snap)
@@ -104,7 +107,7 @@ func newBundleCommand(s Streams) *cobra.Command {
 			return nil
 		},
 	}
-	loadCmd.Flags().StringVar(&binDir, "bin-dir", defaultBinDir(), "where to install the skiff binary")
+	loadCmd.Flags().StringVar(&binDir, "bin-dir", defaultBinDir(), "where to install the skiff binary and kubectl")
 	cmd.AddCommand(saveCmd, loadCmd)
 	return cmd
 }
