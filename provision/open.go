@@ -75,11 +75,18 @@ func (p *Provider) Open(ctx context.Context, cluster, namespace, service string)
 		httpPort = b.HostPort
 	}
 	if httpPort != "" {
-		if u, err := ingressURL(ctx, cs, svc, httpPort); err != nil || u != "" {
-			return &Opening{URL: u, Via: "ingress"}, err
+		u, err := ingressURL(ctx, cs, svc, httpPort)
+		if err != nil {
+			return nil, err
 		}
-		if u, err := routeURL(ctx, rc, svc, httpPort); err != nil || u != "" {
-			return &Opening{URL: u, Via: "HTTPRoute"}, err
+		if u != "" {
+			return &Opening{URL: u, Via: "ingress"}, nil
+		}
+		if u, err = routeURL(ctx, rc, svc, httpPort); err != nil {
+			return nil, err
+		}
+		if u != "" {
+			return &Opening{URL: u, Via: "HTTPRoute"}, nil
 		}
 	}
 	if u := loadBalancerURL(ctx, svc); u != "" {
