@@ -1,5 +1,5 @@
 # Every target is a one-liner; the logic lives in hack/.
-.PHONY: build image cluster test unit bench clean
+.PHONY: build image cluster test unit bench clean test-hosts
 
 BIN := bin/skiff
 
@@ -18,6 +18,10 @@ unit:
 
 test: image
 	hack/test.sh
+
+# The VM host matrix (README, "Tested hosts"): needs /dev/kvm.
+test-hosts: image
+	hack/test-hosts.sh $(VARIANTS)
 
 bench: image
 	hack/bench.sh
