@@ -1,5 +1,5 @@
 # Every target is a one-liner; the logic lives in hack/.
-.PHONY: build image cluster test unit bench clean
+.PHONY: build image cluster test unit verify bench clean
 
 BIN := bin/skiff
 
@@ -15,6 +15,9 @@ cluster: image
 
 unit:
 	go test ./...
+
+verify:
+	hack/verify.sh
 
 test: image
 	hack/test.sh
