@@ -1,5 +1,5 @@
 # Every target is a one-liner; the logic lives in hack/.
-.PHONY: build image cluster test unit bench clean
+.PHONY: build image cluster test unit verify bench clean test-hosts
 
 BIN := bin/skiff
 
@@ -16,8 +16,15 @@ cluster: image
 unit:
 	go test ./...
 
+verify:
+	hack/verify.sh
+
 test: image
 	hack/test.sh
+
+# The VM host matrix (README, "Tested hosts"): needs /dev/kvm.
+test-hosts: image
+	hack/test-hosts.sh $(VARIANTS)
 
 bench: image
 	hack/bench.sh

@@ -73,6 +73,7 @@ type Agent struct {
 	started  time.Time
 	phase    string
 	startErr string
+	cgroups  string
 }
 
 func newAgent() (*Agent, error) {
@@ -110,6 +111,7 @@ func newAgent() (*Agent, error) {
 		ready:   map[string]time.Duration{},
 		started: time.Now(),
 		phase:   "Starting",
+		cgroups: describeCgroups(cgroupRoot),
 	}, nil
 }
 
@@ -248,7 +250,10 @@ type Status struct {
 	NodeIP     string             `json:"nodeIP,omitempty"`
 	Components []ComponentStatus  `json:"components,omitempty"`
 	ReadyAfter map[string]float64 `json:"readyAfterSeconds,omitempty"`
-	Updated    time.Time          `json:"updated"`
+	// Cgroups is the cgroup set-up the agent found and made (see
+	// describeCgroups).
+	Cgroups string    `json:"cgroups,omitempty"`
+	Updated time.Time `json:"updated"`
 }
 
 // ComponentStatus is one supervised process.
@@ -276,7 +281,7 @@ func (a *Agent) reportStatus(ctx context.Context) {
 
 func (a *Agent) writeStatus() {
 	a.mu.Lock()
-	s := Status{Phase: a.phase, Error: a.startErr, NodeIP: a.ip, ReadyAfter: map[string]float64{}, Updated: time.Now()}
+	s := Status{Phase: a.phase, Error: a.startErr, NodeIP: a.ip, ReadyAfter: map[string]float64{}, Cgroups: a.cgroups, Updated: time.Now()}
 	for n, d := range a.ready {
 		s.ReadyAfter[n] = d.Seconds()
 	}

@@ -104,6 +104,15 @@ func prepareCgroups() (string, error) {
 	return "/", nil
 }
 
+// describeCgroups says which cgroup path prepareCgroups took, as the node
+// sees it: "v2 ..." or "v1 ...", and where the kubelet puts pods.
+func describeCgroups(root string) string {
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		return "v2, pods under " + root + " of the node's cgroup namespace, agent in /init"
+	}
+	return "v1, pods under the node's own cgroup " + root
+}
+
 func ownCgroupV1() (string, error) {
 	data, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {

@@ -12,18 +12,23 @@ import (
 
 // Status is what `skiff status` shows about one cluster.
 type Status struct {
-	Name       string                 `json:"name"`
-	State      string                 `json:"state"`
-	Node       string                 `json:"node"`
-	Image      string                 `json:"image"`
-	Privileged bool                   `json:"privileged"`
-	NodeIP     string                 `json:"nodeIP,omitempty"`
-	APIServer  string                 `json:"apiServer"`
-	Ports      []string               `json:"ports"`
-	Versions   map[string]string      `json:"versions,omitempty"`
-	Agent      string                 `json:"agent,omitempty"`
-	AgentError string                 `json:"agentError,omitempty"`
-	Components []node.ComponentStatus `json:"components,omitempty"`
+	Name       string `json:"name"`
+	State      string `json:"state"`
+	Node       string `json:"node"`
+	Image      string `json:"image"`
+	Privileged bool   `json:"privileged"`
+	// CgroupNamespace is the node container's cgroup namespace mode
+	// ("private" on cgroup v2 hosts, "host" on cgroup v1); Cgroups is what
+	// the node's agent found and set up there.
+	CgroupNamespace string                 `json:"cgroupNamespace"`
+	Cgroups         string                 `json:"cgroups,omitempty"`
+	NodeIP          string                 `json:"nodeIP,omitempty"`
+	APIServer       string                 `json:"apiServer"`
+	Ports           []string               `json:"ports"`
+	Versions        map[string]string      `json:"versions,omitempty"`
+	Agent           string                 `json:"agent,omitempty"`
+	AgentError      string                 `json:"agentError,omitempty"`
+	Components      []node.ComponentStatus `json:"components,omitempty"`
 	// ReadyAfter is seconds from the agent's start to each component ready.
 	ReadyAfter map[string]float64 `json:"readyAfterSeconds,omitempty"`
 	// Addons are the enabled addons and whether each serves yet (create
@@ -41,13 +46,14 @@ func (p *Provider) Status(ctx context.Context, name string) (*Status, error) {
 		return nil, err
 	}
 	s := &Status{
-		Name:       name,
-		State:      c.State.Status,
-		Node:       NodeName(name),
-		Image:      c.Config.Image,
-		Privileged: c.HostConfig.Privileged,
-		APIServer:  c.Config.Labels[LabelAPIServer],
-		Versions:   map[string]string{},
+		Name:            name,
+		State:           c.State.Status,
+		Node:            NodeName(name),
+		Image:           c.Config.Image,
+		Privileged:      c.HostConfig.Privileged,
+		CgroupNamespace: string(c.HostConfig.CgroupnsMode),
+		APIServer:       c.Config.Labels[LabelAPIServer],
+		Versions:        map[string]string{},
 	}
 	if img, err := p.docker.ImageInspect(ctx, c.Image); err == nil && img.Config != nil {
 		for k, v := range img.Config.Labels {
@@ -64,7 +70,7 @@ func (p *Provider) Status(ctx context.Context, name string) (*Status, error) {
 	sort.Strings(s.Ports)
 	if c.State.Running {
 		if st, err := p.nodeStatus(ctx, name); err == nil {
-			s.Agent, s.AgentError, s.NodeIP, s.Components, s.ReadyAfter = st.Phase, st.Error, st.NodeIP, st.Components, st.ReadyAfter
+			s.Agent, s.AgentError, s.NodeIP, s.Components, s.ReadyAfter, s.Cgroups = st.Phase, st.Error, st.NodeIP, st.Components, st.ReadyAfter, st.Cgroups
 		}
 		// One client for both: each costs a copy of the admin credentials
 		// out of the node.

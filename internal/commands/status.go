@@ -29,7 +29,11 @@ func newStatusCommand(s Streams, root *rootFlags) *cobra.Command {
 			if st.Privileged {
 				mode = "--privileged"
 			}
-			fmt.Fprintf(s.Out, "Cluster:    %s (%s)\nNode:       %s %s\nImage:      %s\nSecurity:   %s\nAPI server: %s\n", st.Name, st.State, st.Node, st.NodeIP, st.Image, mode, st.APIServer)
+			fmt.Fprintf(s.Out, "Cluster:    %s (%s)\nNode:       %s %s\nImage:      %s\nSecurity:   %s\n", st.Name, st.State, st.Node, st.NodeIP, st.Image, mode)
+			if st.Cgroups != "" {
+				fmt.Fprintf(s.Out, "Cgroups:    %s (%s cgroup namespace)\n", st.Cgroups, st.CgroupNamespace)
+			}
+			fmt.Fprintf(s.Out, "API server: %s\n", st.APIServer)
 			for _, p := range st.Ports {
 				fmt.Fprintf(s.Out, "Port:       %s\n", p)
 			}
