@@ -29,12 +29,11 @@ import (
 )
 
 type options struct {
-	rounds       int
-	out, md      string
-	skiff        string
-	idle         time.Duration
-	kubeconfig   string
-	roundTimeout time.Duration
+	rounds     int
+	out, md    string
+	skiff      string
+	idle       time.Duration
+	kubeconfig string
 }
 
 func main() {

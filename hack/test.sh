@@ -1,18 +1,13 @@
 #!/usr/bin/env bash
 # The project's test command (make test runs it after building the node
-# image): static checks, unit tests, then the end-to-end suite against real
+# image): static checks (hack/verify.sh), unit tests, then the end-to-end suite against real
 # clusters. The e2e suite's output goes through hack/testsummary: go test's
 # own -v output as it runs, a line as each test ends, a table of every test
 # with its result and time at the end; /tmp/skiff-e2e.log keeps all of it.
 set -o errexit -o nounset -o pipefail
 cd "$(dirname "$0")/.."
 
-unformatted=$(gofmt -l $(git ls-files '*.go'))
-if [ -n "$unformatted" ]; then
-  echo "gofmt needed: $unformatted" >&2
-  exit 1
-fi
-go vet ./...
+hack/verify.sh
 go test -short -count=1 ./...
 # -p 1: go test streams a package's output while it runs only when it tests
 # one package at a time, and ./e2e/... is two. testsummary is built first so

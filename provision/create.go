@@ -13,9 +13,9 @@ import (
 	"syscall"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/volume"
-	"github.com/docker/docker/errdefs"
 
 	"github.com/skiff-k8s/skiff/images"
 	"github.com/skiff-k8s/skiff/internal/signals"
@@ -37,9 +37,8 @@ type Created struct {
 
 // StepTime is how long one create step took.
 type StepTime struct {
-	Name    string        `json:"name"`
-	Seconds float64       `json:"seconds"`
-	took    time.Duration `json:"-"`
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
 }
 
 // createRun carries state between create's steps.
@@ -149,14 +148,14 @@ func (r *createRun) cleanup(ctx context.Context) error {
 		}
 	}
 	if r.made.container != "" {
-		if err := d.ContainerRemove(cctx, r.made.container, container.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
+		if err := d.ContainerRemove(cctx, r.made.container, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove node container: %w", err))
 		} else {
 			r.made.container = ""
 		}
 	}
 	if r.made.volume {
-		if err := d.VolumeRemove(cctx, volumeName(r.cfg.Name), true); err != nil && !errdefs.IsNotFound(err) {
+		if err := d.VolumeRemove(cctx, volumeName(r.cfg.Name), true); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove volume %s: %w", volumeName(r.cfg.Name), err))
 		} else {
 			r.made.volume = false
@@ -240,7 +239,7 @@ func (p *Provider) absent(ctx context.Context, name string) error {
 	}
 	if _, err := p.docker.VolumeInspect(ctx, volumeName(name)); err == nil {
 		return fmt.Errorf("cluster %q already exists (its volume %s does, without a container): `skiff delete --name %s` removes it", name, volumeName(name), name)
-	} else if !errdefs.IsNotFound(err) {
+	} else if !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("inspect volume %s: %w", volumeName(name), err)
 	}
 	return nil
@@ -450,7 +449,7 @@ func (r *createRun) startNode(ctx context.Context) error {
 			r.p.logf("node container %s started (privileged: %t)", NodeName(r.cfg.Name), privileged)
 			return nil
 		}
-		if !privileged || !errdefs.IsSystem(err) && !strings.Contains(err.Error(), "operation not permitted") {
+		if !privileged || !cerrdefs.IsInternal(err) && !strings.Contains(err.Error(), "operation not permitted") {
 			return err
 		}
 		r.p.logf("--privileged refused (%v); using the explicit capability set", err)
@@ -496,7 +495,7 @@ func (r *createRun) createAndStart(ctx context.Context, nc node.Config) error {
 	}
 	spec.Config.Labels[LabelLBPool] = r.lbPool.String()
 	c, err := d.ContainerCreate(ctx, spec.Config, spec.Host, spec.Networking, nil, spec.Name)
-	if errdefs.IsConflict(err) {
+	if cerrdefs.IsConflict(err) {
 		return existsError(r.cfg.Name)
 	} else if err != nil {
 		return fmt.Errorf("failed to create node container: %w", err)

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	cerrdefs "github.com/containerd/errdefs"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/client"
 
 	"github.com/skiff-k8s/skiff/provision/kubeconfig"
 )
@@ -29,10 +29,10 @@ func (p *Provider) Delete(ctx context.Context, name, kubeconfigPath string) (exi
 func (p *Provider) remove(ctx context.Context, name, kubeconfigPath string) error {
 	var errs []error
 	err := p.docker.ContainerRemove(ctx, NodeName(name), container.RemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && !client.IsErrNotFound(err) {
+	if err != nil && !cerrdefs.IsNotFound(err) {
 		errs = append(errs, fmt.Errorf("failed to remove node container: %w", err))
 	}
-	if err := p.docker.VolumeRemove(ctx, volumeName(name), true); err != nil && !client.IsErrNotFound(err) {
+	if err := p.docker.VolumeRemove(ctx, volumeName(name), true); err != nil && !cerrdefs.IsNotFound(err) {
 		errs = append(errs, fmt.Errorf("failed to remove volume %s: %w", volumeName(name), err))
 	}
 	if err := kubeconfig.Remove(kubeconfig.Path(kubeconfigPath), ContextName(name)); err != nil {

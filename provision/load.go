@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	cerrdefs "github.com/containerd/errdefs"
 	"io"
 	"maps"
 	"os"
@@ -19,7 +20,6 @@ import (
 	"time"
 
 	"github.com/distribution/reference"
-	"github.com/docker/docker/client"
 
 	"github.com/skiff-k8s/skiff/internal/cli"
 	"github.com/skiff-k8s/skiff/internal/engine"
@@ -82,7 +82,7 @@ func (p *Provider) LoadImages(ctx context.Context, cluster string, refs []string
 		ictx, cancel := context.WithTimeout(ctx, inspectTimeout)
 		insp, err := p.docker.ImageInspect(ictx, arg)
 		cancel()
-		if client.IsErrNotFound(err) {
+		if cerrdefs.IsNotFound(err) {
 			missing = append(missing, arg)
 			continue
 		} else if err != nil {

@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/stdcopy"
 	"gopkg.in/yaml.v3"
 
@@ -113,7 +113,7 @@ func (p *Provider) copyFromNode(ctx context.Context, name, src, dir string) erro
 	defer cancel()
 	rc, _, err := p.docker.CopyFromContainer(ctx, NodeName(name), src)
 	if err != nil {
-		if errdefs.IsNotFound(err) {
+		if cerrdefs.IsNotFound(err) {
 			return nil
 		}
 		return fmt.Errorf("failed to copy %s: %w", src, err)

@@ -9,10 +9,10 @@ import (
 	"strconv"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/errdefs"
 	"golang.org/x/sys/unix"
 )
 
@@ -39,7 +39,7 @@ func (p *Provider) ensureNetwork(ctx context.Context) (*net.IPNet, error) {
 			IPRange: containerRange(subnet).String(),
 		}}},
 	})
-	if err != nil && !errdefs.IsConflict(err) {
+	if err != nil && !cerrdefs.IsConflict(err) {
 		return nil, fmt.Errorf("failed to create Docker network %s: %w", networkName, err)
 	}
 	n, err := p.docker.NetworkInspect(ctx, networkName, network.InspectOptions{})

@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"fmt"
+	cerrdefs "github.com/containerd/errdefs"
 	"io"
 	"sort"
 
@@ -68,7 +69,7 @@ func (p *Provider) List(ctx context.Context) ([]Cluster, error) {
 func (p *Provider) node(ctx context.Context, name string) (container.InspectResponse, error) {
 	c, err := p.docker.ContainerInspect(ctx, NodeName(name))
 	if err != nil {
-		if client.IsErrNotFound(err) {
+		if cerrdefs.IsNotFound(err) {
 			return c, &NotFoundError{Name: name}
 		}
 		return c, fmt.Errorf("failed to inspect cluster %q: %w", name, err)

@@ -11,10 +11,10 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/volume"
-	"github.com/docker/docker/errdefs"
 
 	"github.com/skiff-k8s/skiff/internal/engine"
 	"github.com/skiff-k8s/skiff/node"
@@ -87,7 +87,7 @@ func (e *SnapshotNotFoundError) Error() string {
 func (p *Provider) snapshotAbsent(ctx context.Context, name string) error {
 	if _, err := p.docker.VolumeInspect(ctx, snapshotVolume(name)); err == nil {
 		return fmt.Errorf("snapshot %q already exists: remove it with `skiff snapshot rm %s` or pick another name", name, name)
-	} else if !errdefs.IsNotFound(err) {
+	} else if !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("failed to inspect volume %s: %w", snapshotVolume(name), err)
 	}
 	return nil
@@ -109,7 +109,7 @@ func (p *Provider) createSnapshotVolume(ctx context.Context, s *Snapshot) error 
 func (p *Provider) removeSnapshotVolume(ctx context.Context, name string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := p.docker.VolumeRemove(ctx, snapshotVolume(name), true); err != nil && !errdefs.IsNotFound(err) {
+	if err := p.docker.VolumeRemove(ctx, snapshotVolume(name), true); err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("failed to remove volume %s: %w", snapshotVolume(name), err)
 	}
 	return nil
@@ -279,7 +279,7 @@ func (p *Provider) SnapshotNames(ctx context.Context) ([]string, error) {
 // Snapshot returns one snapshot's record.
 func (p *Provider) Snapshot(ctx context.Context, name string) (*Snapshot, error) {
 	v, err := p.docker.VolumeInspect(ctx, snapshotVolume(name))
-	if errdefs.IsNotFound(err) || err == nil && v.Labels[LabelSnapshot] != name {
+	if cerrdefs.IsNotFound(err) || err == nil && v.Labels[LabelSnapshot] != name {
 		return nil, &SnapshotNotFoundError{Name: name}
 	} else if err != nil {
 		return nil, fmt.Errorf("failed to inspect snapshot %q: %w", name, err)
@@ -321,7 +321,7 @@ func (p *Provider) RemoveSnapshot(ctx context.Context, name string) (existed boo
 		return false, err
 	}
 	v, err := p.docker.VolumeInspect(ctx, snapshotVolume(name))
-	if errdefs.IsNotFound(err) {
+	if cerrdefs.IsNotFound(err) {
 		return false, nil
 	} else if err != nil {
 		return false, fmt.Errorf("failed to inspect snapshot %q: %w", name, err)
