@@ -75,7 +75,7 @@ func ensureMachineID() error {
 // the agent moves itself to /init so that controllers can be delegated to
 // the kubelet's cgroups (no processes may live in an inner cgroup).
 func prepareCgroups() (string, error) {
-	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); errors.Is(err, os.ErrNotExist) {
+	if cgroupV1() {
 		return ownCgroupV1()
 	}
 	// Docker mounts the cgroup2 tree read-only for unprivileged containers.
@@ -104,13 +104,19 @@ func prepareCgroups() (string, error) {
 	return "/", nil
 }
 
+// cgroupV1 is true when the node has no unified (v2) cgroup hierarchy.
+func cgroupV1() bool {
+	_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
+	return errors.Is(err, os.ErrNotExist)
+}
+
 // describeCgroups says which cgroup path prepareCgroups took, as the node
 // sees it: "v2 ..." or "v1 ...", and where the kubelet puts pods.
 func describeCgroups(root string) string {
-	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
-		return "v2, pods under " + root + " of the node's cgroup namespace, agent in /init"
+	if cgroupV1() {
+		return "v1, pods under the node's own cgroup " + root
 	}
-	return "v1, pods under the node's own cgroup " + root
+	return "v2, pods under " + root + " of the node's cgroup namespace, agent in /init"
 }
 
 func ownCgroupV1() (string, error) {
