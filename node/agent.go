@@ -172,7 +172,7 @@ func (a *Agent) startUnit(ctx context.Context, u component) error {
 		Name:    u.name,
 		Path:    u.path,
 		Args:    u.args,
-		Env:     componentEnv(),
+		Env:     componentEnv(u),
 		LogFile: filepath.Join(LogDir, u.name+".log"),
 		PIDDir:  RunDir,
 		Reaper:  a.reaper,

@@ -18,17 +18,34 @@ type component struct {
 	args  []string
 	after []string
 	ready readyCheck
+	// kube: a command of the multi-call Kubernetes binary, whose GC settles.
+	kube bool
 }
 
-// gogc is every component's GOGC. Each is a Go program whose heap, at the
-// default of 100, grows to twice what it holds before a collection. At 50
-// an idle node's working set was 45 MiB smaller; at 25 another 50 MiB
-// (the API server's heap 190 -> 163 MiB), for about half a point of one
-// core at idle and no create time that side-by-side runs could see.
-const gogc = "25"
+// Each component is a Go program whose heap, at the default GOGC of 100,
+// grows to twice what it holds before a collection. At 25 an idle node's
+// working set was 95 MiB smaller than at 100 (the API server's heap 190 ->
+// 163 MiB), but a create on two cores spent about 6 s more CPU collecting
+// while the heaps grew, and took 3-4 s longer. So the Kubernetes components
+// start at 100 and settle at 25 once start-up is over (the multi-call
+// binary's settleGC, images/recipe/kube-main.go.tmpl); etcd and containerd,
+// whose heaps are small, run at 25 throughout.
+const (
+	startGOGC   = "100"
+	settledGOGC = "25"
+	// settleAfter is past a create's start-up on two cores, metrics-server's
+	// first scrapes included.
+	settleAfter = "45s"
+)
 
-// componentEnv is every component's environment: the agent's, with GOGC set.
-func componentEnv() []string { return append(os.Environ(), "GOGC="+gogc) }
+// componentEnv is a component's environment: the agent's, with its GOGC.
+func componentEnv(c component) []string {
+	env := os.Environ()
+	if !c.kube {
+		return append(env, "GOGC="+settledGOGC)
+	}
+	return append(env, "GOGC="+startGOGC, "SKIFF_SETTLED_GOGC="+settledGOGC, "SKIFF_SETTLE_AFTER="+settleAfter)
+}
 
 // components lists the node's processes. Order is the start order when their
 // dependencies allow; stop runs in reverse.
@@ -135,19 +152,19 @@ func components(c *Config, ip string) []component {
 			"--key-file=" + pki("etcd/server.key"),
 			"--snapshot-count=10000",
 		}, ready: httpReady("http://127.0.0.1:2381/health", nil)},
-		{name: "kube-apiserver", path: "/usr/local/bin/kube-apiserver", args: apiserver, after: []string{"etcd"},
+		{name: "kube-apiserver", kube: true, path: "/usr/local/bin/kube-apiserver", args: apiserver, after: []string{"etcd"},
 			ready: httpReady(fmt.Sprintf("https://127.0.0.1:%d/readyz", APIServerPort), adminTLS)},
-		{name: "kube-controller-manager", path: "/usr/local/bin/kube-controller-manager", args: controllerManager,
+		{name: "kube-controller-manager", kube: true, path: "/usr/local/bin/kube-controller-manager", args: controllerManager,
 			after: []string{"kube-apiserver"}, ready: httpReady("https://127.0.0.1:10257/healthz", insecureTLS)},
-		{name: "kube-scheduler", path: "/usr/local/bin/kube-scheduler", args: scheduler,
+		{name: "kube-scheduler", kube: true, path: "/usr/local/bin/kube-scheduler", args: scheduler,
 			after: []string{"kube-apiserver"}, ready: httpReady("https://127.0.0.1:10259/healthz", insecureTLS)},
 		// The kubelet starts beside the API server: its own start-up (about
 		// a second of CPU) overlaps the API server's, and it registers the
 		// node as soon as the API answers. Its pods may reach the
 		// kubernetes Service before kube-proxy is up: routeServices.
-		{name: "kubelet", path: "/usr/local/bin/kubelet", args: kubelet,
+		{name: "kubelet", kube: true, path: "/usr/local/bin/kubelet", args: kubelet,
 			after: []string{"containerd", "forget-pods"}, ready: httpReady("http://127.0.0.1:10248/healthz", nil)},
-		{name: "kube-proxy", path: "/usr/local/bin/kube-proxy", args: []string{"--config=" + kubeProxyConfig},
+		{name: "kube-proxy", kube: true, path: "/usr/local/bin/kube-proxy", args: []string{"--config=" + kubeProxyConfig},
 			after: []string{"kube-apiserver"}, ready: httpReady("http://127.0.0.1:10256/healthz", nil)},
 	}
 }
