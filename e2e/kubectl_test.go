@@ -40,6 +40,9 @@ func TestSkiffKubectl(t *testing.T) {
 	start = time.Now()
 	if r := kubectl("", "get", "nodes"); r.code != 0 {
 		t.Fatalf("second skiff kubectl:\n%s", r)
+	} else if !strings.Contains(r.stdout, "control-plane") {
+		// The agent labels the node; kubectl shows it under ROLES.
+		t.Errorf("the node's ROLES should say control-plane:\n%s", r.stdout)
 	}
 	t.Logf("second skiff kubectl (cached) took %s", time.Since(start).Round(100*time.Millisecond))
 

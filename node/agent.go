@@ -153,7 +153,11 @@ func (a *Agent) start(ctx context.Context) error {
 	run("addons", []string{"kube-apiserver"}, func() error { return a.applyAddons(ctx) })
 	run("node-role", []string{"kubelet"}, func() error {
 		// The kubelet may not set node-role labels itself (NodeRestriction).
-		return kubectl(ctx, a.reaper.Output, "label", "node", a.cfg.NodeName, "node-role.kubernetes.io/control-plane=", "--overwrite")
+		ap, err := newApplier(kubeconfig("admin"))
+		if err != nil {
+			return err
+		}
+		return ap.labelNode(ctx, a.cfg.NodeName, "node-role.kubernetes.io/control-plane")
 	})
 	go func() { wg.Wait(); close(errc) }()
 	if err := <-errc; err != nil {

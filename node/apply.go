@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -102,6 +104,27 @@ func (a *applier) applyOne(ctx context.Context, o *unstructured.Unstructured) er
 		return fmt.Errorf("%s %s/%s: %w", gvk.Kind, o.GetNamespace(), o.GetName(), err)
 	}
 	return nil
+}
+
+// labelNode adds label, with an empty value, to the named node, retrying
+// every applyInterval until the kubelet has registered it. In-process: a
+// kubectl run per attempt cost the starting API server's CPU.
+func (a *applier) labelNode(ctx context.Context, name, label string) error {
+	ctx, cancel := context.WithTimeout(ctx, applyTimeout)
+	defer cancel()
+	patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:""}}}`, label)
+	nodes := a.dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "nodes"})
+	for {
+		_, err := nodes.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: fieldManager})
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("label node %s: %w (last error: %v)", name, ctx.Err(), err)
+		case <-time.After(applyInterval):
+		}
+	}
 }
 
 // decodeManifest splits a multi-document YAML stream into objects, skipping
