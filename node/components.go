@@ -1,10 +1,15 @@
 package node
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
+
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // containerdSocket is where containerd serves its API and the CRI.
@@ -102,7 +107,7 @@ func components(c *Config, ip string) []component {
 		"--requestheader-client-ca-file=" + pki("front-proxy-ca.crt"),
 		"--root-ca-file=" + pki("ca.crt"),
 		"--service-account-private-key-file=" + pki("sa.key"),
-		"--use-service-account-credentials=true",
+		fmt.Sprintf("--use-service-account-credentials=%t", !isMaster(kubeconfig("controller-manager"))),
 		// One node, one client: the default 20 QPS makes controller
 		// start-up queue for seconds behind discovery calls.
 		"--kube-api-qps=200",
@@ -120,6 +125,10 @@ func components(c *Config, ip string) []component {
 		"--bind-address=127.0.0.1",
 		"--leader-elect=false",
 		"--profiling=false",
+	}
+	if tls := loopbackServingFlags(); tls != nil {
+		controllerManager = append(controllerManager, tls...)
+		scheduler = append(scheduler, tls...)
 	}
 	if gates != "" {
 		controllerManager = append(controllerManager, "--feature-gates="+gates)
@@ -167,6 +176,38 @@ func components(c *Config, ip string) []component {
 		{name: "kube-proxy", kube: true, path: "/usr/local/bin/kube-proxy", args: []string{"--config=" + kubeProxyConfig},
 			after: []string{"kube-apiserver"}, ready: httpReady("http://127.0.0.1:10256/healthz", nil)},
 	}
+}
+
+// loopbackServingFlags give the controller-manager and the scheduler skiff's
+// certificate for their 127.0.0.1 ports; a cluster created before skiff
+// issued it has none, and they generate their own.
+func loopbackServingFlags() []string {
+	if _, err := os.Stat(pki("loopback-serving.crt")); err != nil {
+		return nil
+	}
+	return []string{"--tls-cert-file=" + pki("loopback-serving.crt"), "--tls-private-key-file=" + pki("loopback-serving.key")}
+}
+
+// isMaster reports whether a kubeconfig's client certificate is in
+// system:masters. The controller-manager's is, so its controllers share it
+// rather than each use a service account of its own; a cluster created by
+// an older skiff has one bound only to system:kube-controller-manager.
+func isMaster(kubeconfigPath string) bool {
+	cfg, err := clientcmd.LoadFromFile(kubeconfigPath)
+	if err != nil {
+		return false
+	}
+	for _, user := range cfg.AuthInfos {
+		block, _ := pem.Decode(user.ClientCertificateData)
+		if block == nil {
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err == nil && slices.Contains(cert.Subject.Organization, "system:masters") {
+			return true
+		}
+	}
+	return false
 }
 
 func featureGatesFlag(g map[string]bool) string {

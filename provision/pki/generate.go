@@ -86,6 +86,10 @@ func (f Files) leaves(cfg Config, serviceIP netip.Addr, ca, frontProxyCA, etcdCA
 		{"pki/front-proxy-client", frontProxyCA, certSpec{commonName: "front-proxy-client", usages: clientAuth}},
 		{"pki/etcd/server", etcdCA, certSpec{commonName: cfg.NodeName, usages: bothAuth, sans: localSANs}},
 		{"pki/apiserver-etcd-client", etcdCA, certSpec{commonName: "kube-apiserver-etcd-client", usages: clientAuth}},
+		// The controller-manager's and scheduler's 127.0.0.1 ports: without
+		// a certificate each generates a self-signed RSA one at start, half
+		// a second of CPU while the API server starts beside it.
+		{"pki/loopback-serving", ca, certSpec{commonName: "loopback-serving", usages: serverAuth, sans: localSANs}},
 	}
 	for _, l := range leaves {
 		kp, err := l.ca.issue(l.spec)
@@ -128,7 +132,11 @@ func (f Files) componentKubeconfigs(cfg Config, ca *keyPair) error {
 		spec certSpec
 	}{
 		{"admin", certSpec{commonName: "kubernetes-admin", organization: []string{"system:masters"}}},
-		{"controller-manager", certSpec{commonName: "system:kube-controller-manager"}},
+		// In system:masters: its controllers share this one identity
+		// (--use-service-account-credentials=false) instead of each
+		// creating a service account and token while the cluster starts.
+		// It holds the CA's key, so this gives it nothing it lacked.
+		{"controller-manager", certSpec{commonName: "system:kube-controller-manager", organization: []string{"system:masters"}}},
 		{"scheduler", certSpec{commonName: "system:kube-scheduler"}},
 		{"kubelet", certSpec{commonName: "system:node:" + cfg.NodeName, organization: []string{"system:nodes"}}},
 		{"kube-proxy", certSpec{commonName: "system:kube-proxy"}},

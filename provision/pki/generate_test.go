@@ -26,6 +26,7 @@ func TestGenerateFileSet(t *testing.T) {
 		"pki/front-proxy-ca.crt", "pki/front-proxy-ca.key",
 		"pki/front-proxy-client.crt", "pki/front-proxy-client.key",
 		"pki/webhook.crt", "pki/webhook.key",
+		"pki/loopback-serving.crt", "pki/loopback-serving.key",
 		"pki/sa.key", "pki/sa.pub",
 	}
 	var got []string
@@ -122,6 +123,7 @@ func TestGenerateSANs(t *testing.T) {
 			ips: []string{"127.0.0.1", "10.96.0.1", "203.0.113.7"},
 		},
 		{name: "pki/etcd/server.crt", dns: []string{"skiff-control-plane", "localhost"}, ips: []string{"127.0.0.1"}},
+		{name: "pki/loopback-serving.crt", dns: []string{"skiff-control-plane", "localhost"}, ips: []string{"127.0.0.1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

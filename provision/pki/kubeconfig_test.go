@@ -35,7 +35,7 @@ func TestComponentKubeconfigs(t *testing.T) {
 		org  string
 	}{
 		{"kubeconfig/admin.conf", "kubernetes-admin", "system:masters"},
-		{"kubeconfig/controller-manager.conf", "system:kube-controller-manager", ""},
+		{"kubeconfig/controller-manager.conf", "system:kube-controller-manager", "system:masters"},
 		{"kubeconfig/scheduler.conf", "system:kube-scheduler", ""},
 		{"kubeconfig/kubelet.conf", "system:node:skiff-control-plane", "system:nodes"},
 		{"kubeconfig/kube-proxy.conf", "system:kube-proxy", ""},
