@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -52,21 +53,61 @@ func newApplier(kubeconfigPath string) (*applier, error) {
 	return &applier{dyn: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}, nil
 }
 
-// apply applies every object of a multi-document manifest, in order. The
-// objects the API server refuses for now (a kind whose CRD is not
-// established yet, a webhook whose pod is not up, RBAC still bootstrapping)
-// are retried every applyInterval until ctx ends.
+// apply applies every object of a multi-document manifest in three waves,
+// each wave's objects concurrently: namespaces and CRDs; what pods read when
+// they are created (service accounts, RBAC, config); then the rest. One by
+// one in file order, an addon's Deployment waited behind every CRD before it
+// and its pod started seconds later. The objects the API server refuses for
+// now (a kind whose CRD is not established yet, a webhook whose pod is not
+// up, RBAC still bootstrapping) are retried every applyInterval until ctx
+// ends.
 func (a *applier) apply(ctx context.Context, manifest []byte) error {
-	pending, err := decodeManifest(manifest)
+	objs, err := decodeManifest(manifest)
 	if err != nil {
 		return err
 	}
-	for {
+	for _, wave := range waves(objs) {
+		if err := a.applyWave(ctx, wave); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waves splits objects by what they need to exist first, keeping file order
+// within each wave.
+func waves(objs []*unstructured.Unstructured) [][]*unstructured.Unstructured {
+	out := make([][]*unstructured.Unstructured, 3)
+	for _, o := range objs {
+		w := 2
+		switch o.GetKind() {
+		case "Namespace", "CustomResourceDefinition":
+			w = 0
+		case "ServiceAccount", "Secret", "ConfigMap", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
+			w = 1
+		}
+		out[w] = append(out[w], o)
+	}
+	return out
+}
+
+func (a *applier) applyWave(ctx context.Context, pending []*unstructured.Unstructured) error {
+	for len(pending) > 0 {
+		errs := make([]error, len(pending))
+		var wg sync.WaitGroup
+		for i, o := range pending {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = a.applyOne(ctx, o)
+			}()
+		}
+		wg.Wait()
 		var retry []*unstructured.Unstructured
 		var last error
-		for _, o := range pending {
-			if err := a.applyOne(ctx, o); err != nil {
-				retry, last = append(retry, o), err
+		for i, err := range errs {
+			if err != nil {
+				retry, last = append(retry, pending[i]), err
 			}
 		}
 		if len(retry) == 0 {
@@ -82,6 +123,7 @@ func (a *applier) apply(ctx context.Context, manifest []byte) error {
 		}
 		pending = retry
 	}
+	return nil
 }
 
 func (a *applier) applyOne(ctx context.Context, o *unstructured.Unstructured) error {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/skiff-k8s/skiff/addons"
@@ -32,5 +33,43 @@ func TestDecodeManifestSkipsEmptyDocuments(t *testing.T) {
 	objs, err := decodeManifest([]byte("---\n# comment only\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n"))
 	if err != nil || len(objs) != 1 || objs[0].GetName() != "a" {
 		t.Fatalf("decodeManifest = %v, %v; want one Namespace a", objs, err)
+	}
+}
+
+func TestWaves(t *testing.T) {
+	objs, err := decodeManifest([]byte(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d, namespace: ns}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: sa, namespace: ns}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: things.example.com}
+---
+apiVersion: example.com/v1
+kind: Thing
+metadata: {name: t, namespace: ns}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: ns}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [][]string
+	for _, w := range waves(objs) {
+		var names []string
+		for _, o := range w {
+			names = append(names, o.GetName())
+		}
+		got = append(got, names)
+	}
+	want := [][]string{{"things.example.com", "ns"}, {"sa"}, {"d", "t"}}
+	if !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("waves = %q, want %q", got, want)
 	}
 }
