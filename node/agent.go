@@ -42,7 +42,8 @@ func Main(args []string) int {
 	a, err := newAgent()
 	if err != nil {
 		log.Printf("boot failed: %v", err)
-		writeStatus(Status{Phase: "Failed", Error: err.Error()})
+		// Updated: the CLI ignores a status older than the node's start.
+		writeStatus(Status{Phase: "Failed", Error: err.Error(), Updated: time.Now()})
 		// Stay alive so `skiff export logs` and `docker exec` can look.
 		<-ctx.Done()
 		return 1
@@ -95,7 +96,11 @@ func newAgent() (*Agent, error) {
 	if err := isolateRegistry(cfg.RegistryPort); err != nil {
 		return nil, err
 	}
-	if err := routeServices(cfg.ServiceSubnet, ip); err != nil {
+	podCIDR, err := firstSubnet(cfg.PodSubnet)
+	if err != nil {
+		return nil, err
+	}
+	if err := routeServices(cfg.ServiceSubnet, podCIDR, ip); err != nil {
 		return nil, err
 	}
 	if err := writeConfigs(cfg, cgroupRoot); err != nil {
