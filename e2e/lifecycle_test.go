@@ -89,6 +89,9 @@ func TestLifecycle(t *testing.T) {
 		start := time.Now()
 		c.mustSkiff(2*time.Minute, "stop", "--name", c.name)
 		t.Logf("stop took %s", time.Since(start).Round(100*time.Millisecond))
+		if r := c.skiff(time.Minute, "addons", "list", "--name", c.name); r.code == 0 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.Contains(r.stderr, "is not running") {
+			t.Errorf("addons list on a stopped cluster should fail with one line saying it is not running:\n%s", r)
+		}
 		start = time.Now()
 		c.mustSkiff(5*time.Minute, "start", "--name", c.name)
 		t.Logf("start took %s", time.Since(start).Round(100*time.Millisecond))

@@ -42,6 +42,10 @@ func (p *Provider) nodeConfig(ctx context.Context, name string) (*node.Config, e
 // Addons lists every addon skiff has, whether the cluster has it enabled,
 // the versions of its images and whether its workloads are ready.
 func (p *Provider) Addons(ctx context.Context, name string) ([]AddonStatus, error) {
+	// A stopped node would give one connection error per addon.
+	if err := p.running(ctx, name); err != nil {
+		return nil, err
+	}
 	cs, err := p.clientset(ctx, name)
 	if err != nil {
 		return nil, err
