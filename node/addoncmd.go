@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -58,7 +57,7 @@ func setAddon(ctx context.Context, name string, enable bool) error {
 	reapply := func() error {
 		for _, a := range addons.Affects(name) {
 			if AddonEnabled(cfg, a) {
-				if _, err := applyAddon(ctx, ap, a, v, false); err != nil {
+				if err := applyAddon(ctx, ap, a, v); err != nil {
 					return err
 				}
 			}
@@ -69,7 +68,7 @@ func setAddon(ctx context.Context, name string, enable bool) error {
 		if err := addons.Requires(name, v); err != nil {
 			return err
 		}
-		if _, err := applyAddon(ctx, ap, name, v, false); err != nil {
+		if err := applyAddon(ctx, ap, name, v); err != nil {
 			return err
 		}
 		if err := reapply(); err != nil {
@@ -87,9 +86,6 @@ func setAddon(ctx context.Context, name string, enable bool) error {
 			if err := os.Remove(file); err != nil {
 				return err
 			}
-		}
-		if err := os.Remove(appliedMarker(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
 		}
 	}
 	data, err := json.MarshalIndent(cfg, "", "  ")

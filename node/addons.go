@@ -3,9 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log"
@@ -42,12 +40,8 @@ func enabledAddons(c *Config) []string {
 }
 
 // applyAddons renders every enabled addon with this cluster's values and
-// applies it with server-side apply on every boot where its manifest
-// changed: a new skiff version upgrades its addons in place, a clone with
-// new values re-applies what they touch. An unchanged manifest's CRDs are
-// not sent again: even as a no-op, server-side apply of 1.2 MB of Gateway
-// API CRDs cost the restarting API server seconds of CPU while every pod
-// started again.
+// applies it with server-side apply, on every boot: re-applying an unchanged
+// manifest is a no-op, and a new skiff version upgrades its addons in place.
 func (a *Agent) applyAddons(ctx context.Context) error {
 	names := enabledAddons(a.cfg)
 	if len(names) == 0 {
@@ -78,14 +72,8 @@ func (a *Agent) applyAddons(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			start := time.Now()
-			applied, err := applyAddon(ctx, ap, name, v, true)
-			switch {
-			case err != nil:
-				errs[i] = err
-			case applied:
+			if errs[i] = applyAddon(ctx, ap, name, v); errs[i] == nil {
 				log.Printf("addon %s applied in %s", name, time.Since(start).Round(time.Millisecond))
-			default:
-				log.Printf("addon %s unchanged: applied in %s, its CRDs as they were", name, time.Since(start).Round(time.Millisecond))
 			}
 		}()
 	}
@@ -121,45 +109,27 @@ func runDirect(ctx context.Context, cmd *exec.Cmd) ([]byte, error) {
 }
 
 // applyAddon renders one addon, keeps the rendered file (for disable and
-// `skiff export logs`) and applies it. With reuse set, when the manifest is
-// the one last applied in full (as on most boots), its CRDs are left as
-// they are and only the other objects are applied, which brings back what
-// was deleted; it reports whether it applied everything.
-func applyAddon(ctx context.Context, ap *applier, name string, v addons.Values, reuse bool) (bool, error) {
+// `skiff export logs`) and applies it.
+func applyAddon(ctx context.Context, ap *applier, name string, v addons.Values) error {
 	data, err := addonManifest(AddonFilesDir, name, v)
 	if err != nil {
-		return false, err
-	}
-	sum := sha256.Sum256(data)
-	marker := appliedMarker(name)
-	ctx, cancel := context.WithTimeout(ctx, applyTimeout)
-	defer cancel()
-	if last, err := os.ReadFile(marker); reuse && err == nil && string(last) == hex.EncodeToString(sum[:]) {
-		if err := ap.apply(ctx, data, notCRD); err != nil {
-			return false, fmt.Errorf("failed to apply addon %s: %w", name, err)
-		}
-		return false, nil
+		return err
 	}
 	if err := os.MkdirAll(AddonsDir, 0o755); err != nil {
-		return false, fmt.Errorf("failed to create %s: %w", AddonsDir, err)
-	}
-	if err := os.Remove(marker); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return false, err
+		return fmt.Errorf("failed to create %s: %w", AddonsDir, err)
 	}
 	file := filepath.Join(AddonsDir, name+".yaml")
 	// 0600: a rendered manifest may hold a private key (MetalLB's webhook).
 	if err := writeFileAtomic(file, data, 0o600); err != nil {
-		return false, fmt.Errorf("failed to write addon %s: %w", name, err)
+		return fmt.Errorf("failed to write addon %s: %w", name, err)
 	}
-	if err := ap.apply(ctx, data, nil); err != nil {
-		return false, fmt.Errorf("failed to apply addon %s: %w", name, err)
+	ctx, cancel := context.WithTimeout(ctx, applyTimeout)
+	defer cancel()
+	if err := ap.apply(ctx, data); err != nil {
+		return fmt.Errorf("failed to apply addon %s: %w", name, err)
 	}
-	return true, writeFileAtomic(marker, []byte(hex.EncodeToString(sum[:])), 0o644)
+	return nil
 }
-
-// appliedMarker holds the sha256 of the manifest an addon was last applied
-// from in full; it is removed before each apply, and on disable.
-func appliedMarker(name string) string { return filepath.Join(AddonsDir, "."+name+".applied") }
 
 // addonManifest is the named addon's rendered manifests followed by its
 // upstream files under dir/<name>, if any. Last, so that disabling (kubectl

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sync"
 	"time"
 
@@ -54,8 +53,7 @@ func newApplier(kubeconfigPath string) (*applier, error) {
 	return &applier{dyn: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}, nil
 }
 
-// apply applies every object of a multi-document manifest (those keep
-// keeps, when not nil) in three waves,
+// apply applies every object of a multi-document manifest in three waves,
 // each wave's objects concurrently: namespaces and CRDs; what pods read when
 // they are created (service accounts, RBAC, config); then the rest. One by
 // one in file order, an addon's Deployment waited behind every CRD before it
@@ -63,13 +61,10 @@ func newApplier(kubeconfigPath string) (*applier, error) {
 // now (a kind whose CRD is not established yet, a webhook whose pod is not
 // up, RBAC still bootstrapping) are retried every applyInterval until ctx
 // ends.
-func (a *applier) apply(ctx context.Context, manifest []byte, keep func(*unstructured.Unstructured) bool) error {
+func (a *applier) apply(ctx context.Context, manifest []byte) error {
 	objs, err := decodeManifest(manifest)
 	if err != nil {
 		return err
-	}
-	if keep != nil {
-		objs = slices.DeleteFunc(objs, func(o *unstructured.Unstructured) bool { return !keep(o) })
 	}
 	for _, wave := range waves(objs) {
 		if err := a.applyWave(ctx, wave); err != nil {
@@ -78,8 +73,6 @@ func (a *applier) apply(ctx context.Context, manifest []byte, keep func(*unstruc
 	}
 	return nil
 }
-
-func notCRD(o *unstructured.Unstructured) bool { return o.GetKind() != "CustomResourceDefinition" }
 
 // waves splits objects by what they need to exist first, keeping file order
 // within each wave.
