@@ -96,11 +96,7 @@ func newAgent() (*Agent, error) {
 	if err := isolateRegistry(cfg.RegistryPort); err != nil {
 		return nil, err
 	}
-	podCIDR, err := firstSubnet(cfg.PodSubnet)
-	if err != nil {
-		return nil, err
-	}
-	if err := routeServices(cfg.ServiceSubnet, podCIDR, ip); err != nil {
+	if err := routeServices(cfg.ServiceSubnet, ip); err != nil {
 		return nil, err
 	}
 	if err := writeConfigs(cfg, cgroupRoot); err != nil {

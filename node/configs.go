@@ -136,13 +136,14 @@ state = "/run/containerd"
 
 // ptp rather than bridge: every pod packet is routed through the node's own
 // network stack, so kube-proxy's rules apply without br_netfilter, which a
-// container cannot load. No ipMasq: routeServices masquerades the subnet.
+// container cannot load.
 const cniJSON = `{
   "cniVersion": "1.0.0",
   "name": "skiff",
   "plugins": [
     {
       "type": "ptp",
+      "ipMasq": true,
       "mtu": 1500,
       "ipam": {
         "type": "host-local",

@@ -13,8 +13,6 @@ const (
 	// unservedChain (filter) refuses what is still addressed to the
 	// service range after every DNAT.
 	unservedChain = "SKIFF-UNSERVED"
-	// podMasqChain (nat) masquerades what pods send beyond their subnet.
-	podMasqChain = "SKIFF-POD-MASQ"
 )
 
 // routeServices installs the node's Service rules at every boot (each
@@ -30,37 +28,28 @@ const (
 //     deleted Service, a removed port) is refused at once. Without a rule
 //     it would leave the node by the default route, and whatever the
 //     Docker host's network does with it would answer.
-//   - Pods reach beyond the pod subnet under the node's address: one rule
-//     for the subnet, where the ptp plugin's ipMasq wrote a chain and
-//     rules per pod (four iptables runs each, serialized by the xtables
-//     lock while every pod of a starting node is set up).
 //
 // kube-proxy prepends its jumps to the same built-in chains, so its rules
 // match first: a served address is translated to an endpoint before the
 // filter table sees it.
-func routeServices(serviceSubnet, podCIDR, nodeIP string) error {
+func routeServices(serviceSubnet, nodeIP string) error {
 	vip, err := ServiceIP(serviceSubnet, 1)
 	if err != nil {
 		return err
 	}
-	if err := restoreRules("iptables-restore", serviceRules(serviceSubnet, podCIDR, vip, nodeIP)); err != nil {
+	if err := restoreRules("iptables-restore", serviceRules(serviceSubnet, vip, nodeIP)); err != nil {
 		return fmt.Errorf("install the Service rules: %w", err)
 	}
 	return nil
 }
 
 // serviceRules is the iptables-restore input for routeServices.
-func serviceRules(serviceSubnet, podCIDR, vip, nodeIP string) string {
+func serviceRules(serviceSubnet, vip, nodeIP string) string {
 	return fmt.Sprintf(`*nat
 :%[1]s - [0:0]
-:%[8]s - [0:0]
 -A %[1]s -d %[2]s/32 -p tcp --dport 443 -j DNAT --to-destination %[3]s:%[4]d
 -A OUTPUT -j %[1]s
 -A PREROUTING -j %[1]s
--A %[8]s -d %[7]s -j RETURN
--A %[8]s -d 224.0.0.0/4 -j RETURN
--A %[8]s -j MASQUERADE
--A POSTROUTING -s %[7]s -j %[8]s
 COMMIT
 *filter
 :%[5]s - [0:0]
@@ -69,7 +58,7 @@ COMMIT
 -A OUTPUT -j %[5]s
 -A FORWARD -j %[5]s
 COMMIT
-`, apiServiceChain, vip, nodeIP, APIServerPort, unservedChain, serviceSubnet, podCIDR, podMasqChain)
+`, apiServiceChain, vip, nodeIP, APIServerPort, unservedChain, serviceSubnet)
 }
 
 // ServiceIP is the n-th address of an IPv4 service subnet: 1 is the
