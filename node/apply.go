@@ -54,8 +54,11 @@ func newApplier(kubeconfigPath string) (*applier, error) {
 }
 
 // apply applies every object of a multi-document manifest in three waves,
-// each wave's objects concurrently: namespaces and CRDs; what pods read when
-// they are created (service accounts, RBAC, config); then the rest. One by
+// each wave's objects concurrently: namespaces and CRDs; service accounts
+// and RBAC; then the rest. Config goes with the workloads that read it: a
+// ConfigMap changed a wave before its Deployment (a clone's new registry
+// port) let the old pod restart on the new port and the new one find it
+// taken. One by
 // one in file order, an addon's Deployment waited behind every CRD before it
 // and its pod started seconds later. The objects the API server refuses for
 // now (a kind whose CRD is not established yet, a webhook whose pod is not
@@ -83,7 +86,7 @@ func waves(objs []*unstructured.Unstructured) [][]*unstructured.Unstructured {
 		switch o.GetKind() {
 		case "Namespace", "CustomResourceDefinition":
 			w = 0
-		case "ServiceAccount", "Secret", "ConfigMap", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
+		case "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
 			w = 1
 		}
 		out[w] = append(out[w], o)
