@@ -55,15 +55,14 @@ func newApplier(kubeconfigPath string) (*applier, error) {
 
 // apply applies every object of a multi-document manifest in three waves,
 // each wave's objects concurrently: namespaces and CRDs; service accounts
-// and RBAC; then the rest. Config goes with the workloads that read it: a
-// ConfigMap changed a wave before its Deployment (a clone's new registry
-// port) let the old pod restart on the new port and the new one find it
-// taken. One by
-// one in file order, an addon's Deployment waited behind every CRD before it
-// and its pod started seconds later. The objects the API server refuses for
-// now (a kind whose CRD is not established yet, a webhook whose pod is not
-// up, RBAC still bootstrapping) are retried every applyInterval until ctx
-// ends.
+// and RBAC; then the rest. One by one in file order, an addon's Deployment
+// waited behind every CRD before it and its pod started seconds later.
+// Config goes with the workloads that read it: a ConfigMap changed a wave
+// before its Deployment (a clone's new registry port) let the old pod
+// restart on the new port and the new one find it taken. The objects the
+// API server refuses for now (a kind whose CRD is not established yet, a
+// webhook whose pod is not up, RBAC still bootstrapping) are retried every
+// applyInterval until ctx ends.
 func (a *applier) apply(ctx context.Context, manifest []byte) error {
 	objs, err := decodeManifest(manifest)
 	if err != nil {

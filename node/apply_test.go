@@ -56,6 +56,10 @@ metadata: {name: t, namespace: ns}
 apiVersion: v1
 kind: Namespace
 metadata: {name: ns}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm, namespace: ns}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +72,8 @@ metadata: {name: ns}
 		}
 		got = append(got, names)
 	}
-	want := [][]string{{"things.example.com", "ns"}, {"sa"}, {"d", "t"}}
+	// Config with the workloads: see apply.
+	want := [][]string{{"things.example.com", "ns"}, {"sa"}, {"d", "t", "cm"}}
 	if !slices.EqualFunc(got, want, slices.Equal) {
 		t.Errorf("waves = %q, want %q", got, want)
 	}
