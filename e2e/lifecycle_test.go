@@ -83,8 +83,15 @@ func TestLifecycle(t *testing.T) {
 		// A user's own broken pod in kube-system must not hold start up:
 		// start waits for what skiff runs.
 		c.kubectl("-n", "kube-system", "run", "users-crasher", "--image=skiff.test/hello:v1", "--image-pull-policy=Never", "--", "no-such-command")
-		// An addon object a user deleted comes back at the next boot.
+		// An addon object a user deleted comes back at the next boot; one
+		// a user changed stays as changed (its manifest is unchanged).
 		c.kubectl("-n", "kube-system", "delete", "deployment", "registry", "--wait=false")
+		corefile := c.kubectl("-n", "kube-system", "get", "configmap", "coredns", "-o", "jsonpath={.data.Corefile}") + "\n# a user's edit\n"
+		patch, err := json.Marshal(map[string]any{"data": map[string]string{"Corefile": corefile}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.kubectl("-n", "kube-system", "patch", "configmap", "coredns", "--type=merge", "-p", string(patch))
 		start := time.Now()
 		c.mustSkiff(2*time.Minute, "stop", "--name", c.name)
 		t.Logf("stop took %s", time.Since(start).Round(100*time.Millisecond))
@@ -101,6 +108,9 @@ func TestLifecycle(t *testing.T) {
 		}
 		if got := c.kubectl("-n", "kube-system", "get", "deployment", "registry", "-o", "jsonpath={.status.readyReplicas}"); got != "1" {
 			t.Errorf("the deleted registry Deployment after start: %q ready replicas, want 1", got)
+		}
+		if got := c.kubectl("-n", "kube-system", "get", "configmap", "coredns", "-o", "jsonpath={.data.Corefile}"); !strings.Contains(got, "# a user's edit") {
+			t.Errorf("the user's edit of the coredns ConfigMap is gone after start:\n%s", got)
 		}
 		if got := c.kubectl("get", "configmap", "keep", "-o", "jsonpath={.data.answer}"); got != "42" {
 			t.Errorf("ConfigMap after restart: answer=%q, want 42", got)

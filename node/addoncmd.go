@@ -57,7 +57,7 @@ func setAddon(ctx context.Context, name string, enable bool) error {
 	reapply := func() error {
 		for _, a := range addons.Affects(name) {
 			if AddonEnabled(cfg, a) {
-				if err := applyAddon(ctx, ap, a, v); err != nil {
+				if _, err := applyAddon(ctx, ap, a, v, false); err != nil {
 					return err
 				}
 			}
@@ -68,7 +68,7 @@ func setAddon(ctx context.Context, name string, enable bool) error {
 		if err := addons.Requires(name, v); err != nil {
 			return err
 		}
-		if err := applyAddon(ctx, ap, name, v); err != nil {
+		if _, err := applyAddon(ctx, ap, name, v, false); err != nil {
 			return err
 		}
 		if err := reapply(); err != nil {
@@ -84,6 +84,9 @@ func setAddon(ctx context.Context, name string, enable bool) error {
 				return fmt.Errorf("failed to remove addon %s: %w", name, err)
 			}
 			if err := os.Remove(file); err != nil {
+				return err
+			}
+			if err := removeMarker(name); err != nil {
 				return err
 			}
 		}

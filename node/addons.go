@@ -3,7 +3,9 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log"
@@ -39,9 +41,12 @@ func enabledAddons(c *Config) []string {
 	return c.Addons
 }
 
-// applyAddons renders every enabled addon with this cluster's values and
-// applies it with server-side apply, on every boot: re-applying an unchanged
-// manifest is a no-op, and a new skiff version upgrades its addons in place.
+// applyAddons renders every enabled addon with this cluster's values on
+// every boot. One whose manifest changed since it was last applied in full
+// (a new skiff version, a clone's new ports) is applied again with
+// server-side apply; an unchanged one only gets back the objects that were
+// deleted. Re-applying unchanged addons in full cost the restarting API
+// server seconds of CPU while every pod started again.
 func (a *Agent) applyAddons(ctx context.Context) error {
 	names := enabledAddons(a.cfg)
 	if len(names) == 0 {
@@ -72,8 +77,15 @@ func (a *Agent) applyAddons(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			start := time.Now()
-			if errs[i] = applyAddon(ctx, ap, name, v); errs[i] == nil {
-				log.Printf("addon %s applied in %s", name, time.Since(start).Round(time.Millisecond))
+			restored, err := applyAddon(ctx, ap, name, v, true)
+			took := time.Since(start).Round(time.Millisecond)
+			switch {
+			case err != nil:
+				errs[i] = err
+			case restored < 0:
+				log.Printf("addon %s applied in %s", name, took)
+			default:
+				log.Printf("addon %s unchanged: %d missing objects re-created in %s", name, restored, took)
 			}
 		}()
 	}
@@ -109,24 +121,50 @@ func runDirect(ctx context.Context, cmd *exec.Cmd) ([]byte, error) {
 }
 
 // applyAddon renders one addon, keeps the rendered file (for disable and
-// `skiff export logs`) and applies it.
-func applyAddon(ctx context.Context, ap *applier, name string, v addons.Values) error {
+// `skiff export logs`) and applies it. With reuse set and the manifest the
+// one last applied in full, it only re-creates missing objects and returns
+// how many; otherwise it applies everything and returns -1.
+func applyAddon(ctx context.Context, ap *applier, name string, v addons.Values, reuse bool) (int, error) {
 	data, err := addonManifest(AddonFilesDir, name, v)
 	if err != nil {
-		return err
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, applyTimeout)
+	defer cancel()
+	sum := sha256.Sum256(data)
+	marker := appliedMarker(name)
+	if last, err := os.ReadFile(marker); reuse && err == nil && string(last) == hex.EncodeToString(sum[:]) {
+		n, err := ap.restore(ctx, data)
+		if err != nil {
+			return 0, fmt.Errorf("failed to restore addon %s: %w", name, err)
+		}
+		return n, nil
 	}
 	if err := os.MkdirAll(AddonsDir, 0o755); err != nil {
-		return fmt.Errorf("failed to create %s: %w", AddonsDir, err)
+		return 0, fmt.Errorf("failed to create %s: %w", AddonsDir, err)
+	}
+	if err := removeMarker(name); err != nil {
+		return 0, err
 	}
 	file := filepath.Join(AddonsDir, name+".yaml")
 	// 0600: a rendered manifest may hold a private key (MetalLB's webhook).
 	if err := writeFileAtomic(file, data, 0o600); err != nil {
-		return fmt.Errorf("failed to write addon %s: %w", name, err)
+		return 0, fmt.Errorf("failed to write addon %s: %w", name, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, applyTimeout)
-	defer cancel()
 	if err := ap.apply(ctx, data); err != nil {
-		return fmt.Errorf("failed to apply addon %s: %w", name, err)
+		return 0, fmt.Errorf("failed to apply addon %s: %w", name, err)
+	}
+	return -1, writeFileAtomic(marker, []byte(hex.EncodeToString(sum[:])), 0o644)
+}
+
+// appliedMarker holds the sha256 of the manifest an addon was last applied
+// from in full. It lives on the volume beside etcd, so a snapshot carries
+// both; it is removed before each full apply and on disable.
+func appliedMarker(name string) string { return filepath.Join(AddonsDir, "."+name+".applied") }
+
+func removeMarker(name string) error {
+	if err := os.Remove(appliedMarker(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("failed to reset addon %s: %w", name, err)
 	}
 	return nil
 }

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -64,12 +66,40 @@ func newApplier(kubeconfigPath string) (*applier, error) {
 // webhook whose pod is not up, RBAC still bootstrapping) are retried every
 // applyInterval until ctx ends.
 func (a *applier) apply(ctx context.Context, manifest []byte) error {
+	return a.eachObject(ctx, manifest, a.applyOne)
+}
+
+// restore applies only the objects of a manifest that do not exist, and
+// reports how many: those that do are left as they are, without a request
+// that would make the API server validate them again (1.2 MB of Gateway
+// API CRDs) or call a webhook whose pod is not up yet (MetalLB's).
+func (a *applier) restore(ctx context.Context, manifest []byte) (int, error) {
+	var missing atomic.Int32
+	err := a.eachObject(ctx, manifest, func(ctx context.Context, o *unstructured.Unstructured) error {
+		ri, err := a.resource(o)
+		if err != nil {
+			return err
+		}
+		actx, cancel := context.WithTimeout(ctx, applyAttempt)
+		defer cancel()
+		_, err = ri.Get(actx, o.GetName(), metav1.GetOptions{})
+		if !apierrors.IsNotFound(err) {
+			return err
+		}
+		missing.Add(1)
+		return a.applyOne(ctx, o)
+	})
+	return int(missing.Load()), err
+}
+
+// eachObject runs do on every object of a manifest, wave by wave.
+func (a *applier) eachObject(ctx context.Context, manifest []byte, do func(context.Context, *unstructured.Unstructured) error) error {
 	objs, err := decodeManifest(manifest)
 	if err != nil {
 		return err
 	}
 	for _, wave := range waves(objs) {
-		if err := a.applyWave(ctx, wave); err != nil {
+		if err := a.applyWave(ctx, wave, do); err != nil {
 			return err
 		}
 	}
@@ -93,7 +123,7 @@ func waves(objs []*unstructured.Unstructured) [][]*unstructured.Unstructured {
 	return out
 }
 
-func (a *applier) applyWave(ctx context.Context, pending []*unstructured.Unstructured) error {
+func (a *applier) applyWave(ctx context.Context, pending []*unstructured.Unstructured, do func(context.Context, *unstructured.Unstructured) error) error {
 	for len(pending) > 0 {
 		errs := make([]error, len(pending))
 		var wg sync.WaitGroup
@@ -101,7 +131,7 @@ func (a *applier) applyWave(ctx context.Context, pending []*unstructured.Unstruc
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = a.applyOne(ctx, o)
+				errs[i] = do(ctx, o)
 			}()
 		}
 		wg.Wait()
@@ -128,24 +158,32 @@ func (a *applier) applyWave(ctx context.Context, pending []*unstructured.Unstruc
 	return nil
 }
 
-func (a *applier) applyOne(ctx context.Context, o *unstructured.Unstructured) error {
+// resource is the API endpoint of an object's kind, in its namespace.
+func (a *applier) resource(o *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
 	gvk := o.GroupVersionKind()
 	m, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", gvk.Kind, o.GetName(), err)
+		return nil, fmt.Errorf("%s %s: %w", gvk.Kind, o.GetName(), err)
 	}
-	var ri dynamic.ResourceInterface = a.dyn.Resource(m.Resource)
-	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		ns := o.GetNamespace()
-		if ns == "" {
-			ns = metav1.NamespaceDefault
-		}
-		ri = a.dyn.Resource(m.Resource).Namespace(ns)
+	if m.Scope.Name() != meta.RESTScopeNameNamespace {
+		return a.dyn.Resource(m.Resource), nil
+	}
+	ns := o.GetNamespace()
+	if ns == "" {
+		ns = metav1.NamespaceDefault
+	}
+	return a.dyn.Resource(m.Resource).Namespace(ns), nil
+}
+
+func (a *applier) applyOne(ctx context.Context, o *unstructured.Unstructured) error {
+	ri, err := a.resource(o)
+	if err != nil {
+		return err
 	}
 	actx, cancel := context.WithTimeout(ctx, applyAttempt)
 	defer cancel()
 	if _, err := ri.Apply(actx, o.GetName(), o, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
-		return fmt.Errorf("%s %s/%s: %w", gvk.Kind, o.GetNamespace(), o.GetName(), err)
+		return fmt.Errorf("%s %s/%s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), err)
 	}
 	return nil
 }
