@@ -154,7 +154,7 @@ func applyAddon(ctx context.Context, ap *applier, name string, v addons.Values, 
 	if err := ap.apply(ctx, data); err != nil {
 		return 0, fmt.Errorf("failed to apply addon %s: %w", name, err)
 	}
-	return -1, writeFileAtomic(marker, []byte(hex.EncodeToString(sum[:])), 0o644)
+	return -1, writeFileAtomic(marker, []byte(hex.EncodeToString(sum[:])), 0o600)
 }
 
 // appliedMarker holds the sha256 of the manifest an addon was last applied
