@@ -35,7 +35,9 @@ package main
 //	                         "node ready: COMPONENT", "node Ready (condition)",
 //	                         "addon ready: NAMESPACE/DEPLOYMENT" (seconds from the node's start),
 //	                         "first create: agent layer build" (seconds),
-//	                         "snapshot: cluster paused" (seconds)}
+//	                         "snapshot: cluster paused" (seconds),
+//	                         "idle cpu %: PROCESS" (% of one core over the idle window,
+//	                         by process name, pods' processes included; 0.1 and above)}
 
 import (
 	"cmp"
@@ -270,7 +272,7 @@ func (r *report) text() string {
 		}
 	}
 	section(append([]row{{key: "metric", min: "min", median: "median", max: "max"}}, r.headlineRows(false)...))
-	fmt.Fprintln(&b, "\nbreakdown (create steps: seconds each; ready: seconds from the node's start)")
+	fmt.Fprintln(&b, "\nbreakdown (create steps: seconds each; ready: seconds from the node's start; idle cpu: % of one core)")
 	section(r.breakdownRows(false))
 	return b.String()
 }
@@ -291,7 +293,7 @@ func (r *report) markdown() string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", name, w.min, w.median, w.max)
 	}
-	fmt.Fprintln(&b, "\nBreakdown: create steps in seconds each; \"ready\" in seconds from the node's start.")
+	fmt.Fprintln(&b, "\nBreakdown: create steps in seconds each; \"ready\" in seconds from the node's start; \"idle cpu\" in % of one core over the idle window.")
 	fmt.Fprintln(&b, "\n| step | min | median | max |\n|---|---|---|---|")
 	for _, w := range r.breakdownRows(true) {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", w.key, w.min, w.median, w.max)

@@ -399,10 +399,15 @@ func breakdown(ctx context.Context, p *provision.Provider, cs *kubernetes.Client
 
 // measureIdle leaves the cluster (with the test app and the pause pod
 // running) alone for the idle window, then records the node container's
-// CPU over it as % of one core, its working set and each component's RSS.
+// CPU over it as % of one core (and each process name's share, in the
+// breakdown), its working set and each component's RSS.
 func measureIdle(ctx context.Context, e *benchEnv, name string, r *results) error {
 	docker, node := e.p.Docker(), provision.NodeName(name)
 	before, err := nodeStats(ctx, docker, node)
+	if err != nil {
+		return err
+	}
+	procsBefore, err := readProcTimes(ctx, docker, node)
 	if err != nil {
 		return err
 	}
@@ -415,7 +420,17 @@ func measureIdle(ctx context.Context, e *benchEnv, name string, r *results) erro
 	if err != nil {
 		return err
 	}
+	procsAfter, err := readProcTimes(ctx, docker, node)
+	if err != nil {
+		return err
+	}
 	r.add("idle_cpu_pct", cpuPercent(before, after))
+	for comm, pct := range cpuByName(procsBefore, procsAfter, after.read.Sub(before.read).Seconds()) {
+		// Below 0.1 % of a core is noise in a table.
+		if pct >= 0.1 {
+			r.breakdown["idle cpu %: "+comm] = append(r.breakdown["idle cpu %: "+comm], pct)
+		}
+	}
 	r.idleMiB = append(r.idleMiB, after.workingSet)
 	st, err := e.p.Status(ctx, name)
 	if err != nil {
