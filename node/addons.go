@@ -22,7 +22,7 @@ import (
 const (
 	// AddonsDir holds each enabled addon's rendered manifests as applied.
 	AddonsDir = StateDir + "/addons"
-	// clusterDomain is the kubelet's clusterDomain (see kubeletYAML).
+	// clusterDomain is the kubelet's clusterDomain (kubeletConfiguration).
 	clusterDomain = "cluster.local"
 
 	applyTimeout  = 2 * time.Minute

@@ -1,11 +1,16 @@
 package node
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
+
+	"sigs.k8s.io/yaml"
 )
 
 // Files the agent writes at every boot, so a newer skiff-node can change
@@ -20,34 +25,46 @@ const (
 )
 
 func writeConfigs(c *Config, cgroupRoot string) error {
-	podCIDR, err := firstSubnet(c.PodSubnet)
+	resolv, _ := os.ReadFile("/etc/resolv.conf")
+	files, err := renderConfigs(c, cgroupRoot, string(resolv))
 	if err != nil {
 		return err
-	}
-	resolv, _ := os.ReadFile("/etc/resolv.conf")
-	var ns strings.Builder
-	for _, s := range upstreamNameservers(string(resolv)) {
-		fmt.Fprintf(&ns, "nameserver %s\n", s)
-	}
-	files := map[string]string{
-		containerdConfig: fmt.Sprintf(containerdTOML, registryHostsDir),
-		cniConfig:        fmt.Sprintf(cniJSON, podCIDR),
-		kubeletConfig:    fmt.Sprintf(kubeletYAML, pki("ca.crt"), cgroupRoot, c.DNSIP, podResolvConf, pki("kubelet.crt"), pki("kubelet.key"), podCIDR, featureGatesYAML(c.FeatureGates)),
-		kubeProxyConfig:  fmt.Sprintf(kubeProxyYAML, kubeconfig("kube-proxy"), c.PodSubnet, c.NodeName, proxyMode(c.KubeProxyMode), featureGatesYAML(c.FeatureGates)),
-		podResolvConf:    ns.String(),
-	}
-	for host, content := range registryHosts(c.RegistryPort) {
-		files[filepath.Join(registryHostsDir, host, "hosts.toml")] = content
 	}
 	for path, content := range files {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		if err := os.WriteFile(path, content, 0o644); err != nil {
 			return fmt.Errorf("failed to write %s: %w", path, err)
 		}
 	}
 	return nil
+}
+
+// renderConfigs returns the content of every file writeConfigs writes, by
+// path; hostResolv is the container's /etc/resolv.conf.
+func renderConfigs(c *Config, cgroupRoot, hostResolv string) (map[string][]byte, error) {
+	podCIDR, err := firstSubnet(c.PodSubnet)
+	if err != nil {
+		return nil, err
+	}
+	var ns strings.Builder
+	for _, s := range upstreamNameservers(hostResolv) {
+		fmt.Fprintf(&ns, "nameserver %s\n", s)
+	}
+	files := map[string][]byte{podResolvConf: []byte(ns.String())}
+	var errs [4]error
+	files[containerdConfig], errs[0] = renderContainerdConfig()
+	files[cniConfig], errs[1] = renderCNIConfig(podCIDR)
+	files[kubeletConfig], errs[2] = renderKubeletConfig(c, cgroupRoot, podCIDR)
+	files[kubeProxyConfig], errs[3] = renderKubeProxyConfig(c)
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, err
+	}
+	for host, content := range registryHosts(c.RegistryPort) {
+		files[filepath.Join(registryHostsDir, host, "hosts.toml")] = []byte(content)
+	}
+	return files, nil
 }
 
 // registryHosts returns the containerd hosts.toml, by registry host, that
@@ -85,121 +102,53 @@ func firstSubnet(podSubnet string) (string, error) {
 	return (&net.IPNet{IP: n.IP.To4(), Mask: net.CIDRMask(24, 32)}).String(), nil
 }
 
-func proxyMode(m string) string {
-	if m == "" {
-		return "iptables"
+// marshalSetFields marshals a component config as YAML with only the
+// fields obj sets. The upstream types lack omitempty on many fields, so
+// plain marshalling would also write e.g. "masqueradeBit: null" or
+// "syncPeriod: 0s": harmless, as a field written at its zero value decodes
+// to the same struct as an absent one and the components default after
+// decoding, but the file would no longer say what skiff chose. A field is
+// left out when its JSON equals that of the zero value of obj's type, so a
+// pointer set to 0 (conntrack.maxPerCore) stays.
+func marshalSetFields(obj any) ([]byte, error) {
+	set, err := jsonMap(obj)
+	if err != nil {
+		return nil, err
 	}
-	return m
+	zero, err := jsonMap(reflect.New(reflect.TypeOf(obj).Elem()).Interface())
+	if err != nil {
+		return nil, err
+	}
+	dropZeros(set, zero)
+	return yaml.Marshal(set)
 }
 
-func featureGatesYAML(gates map[string]bool) string {
-	if len(gates) == 0 {
-		return "{}"
+func jsonMap(obj any) (map[string]any, error) {
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
 	}
-	var parts []string
-	for k, v := range gates {
-		parts = append(parts, fmt.Sprintf("%q: %t", k, v))
-	}
-	return "{" + strings.Join(parts, ", ") + "}"
+	var m map[string]any
+	return m, json.Unmarshal(data, &m)
 }
 
-// containerd 2.x: the CRI plugin pins the pause image so it is never pulled
-// or garbage-collected, may not lower oom_score_adj (CAP_SYS_RESOURCE may be
-// missing), and reads registry mirrors from certs.d.
-const containerdTOML = `version = 3
-root = "/var/lib/containerd"
-state = "/run/containerd"
-
-[grpc]
-  address = "/run/containerd/containerd.sock"
-
-[plugins.'io.containerd.cri.v1.images']
-  snapshotter = "overlayfs"
-  discard_unpacked_layers = true
-  [plugins.'io.containerd.cri.v1.images'.pinned_images]
-    sandbox = "registry.k8s.io/pause:3.10.2"
-  [plugins.'io.containerd.cri.v1.images'.registry]
-    config_path = "%s"
-
-[plugins.'io.containerd.cri.v1.runtime']
-  restrict_oom_score_adj = true
-  [plugins.'io.containerd.cri.v1.runtime'.containerd]
-    default_runtime_name = "runc"
-    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
-        SystemdCgroup = false
-  [plugins.'io.containerd.cri.v1.runtime'.cni]
-    bin_dirs = ["/usr/lib/cni"]
-    conf_dir = "/etc/cni/net.d"
-`
-
-// ptp rather than bridge: every pod packet is routed through the node's own
-// network stack, so kube-proxy's rules apply without br_netfilter, which a
-// container cannot load.
-const cniJSON = `{
-  "cniVersion": "1.0.0",
-  "name": "skiff",
-  "plugins": [
-    {
-      "type": "ptp",
-      "ipMasq": true,
-      "mtu": 1500,
-      "ipam": {
-        "type": "host-local",
-        "ranges": [[{"subnet": "%s"}]],
-        "routes": [{"dst": "0.0.0.0/0"}]
-      }
-    },
-    {"type": "portmap", "capabilities": {"portMappings": true}}
-  ]
+// dropZeros deletes from m what equals the same key in zero, descending
+// into objects and deleting those left empty.
+func dropZeros(m, zero map[string]any) {
+	for k, v := range m {
+		z, ok := zero[k]
+		if !ok {
+			continue
+		}
+		vm, vok := v.(map[string]any)
+		zm, zok := z.(map[string]any)
+		if vok && zok {
+			dropZeros(vm, zm)
+			if len(vm) == 0 {
+				delete(m, k)
+			}
+		} else if reflect.DeepEqual(v, z) {
+			delete(m, k)
+		}
+	}
 }
-`
-
-const kubeletYAML = `apiVersion: kubelet.config.k8s.io/v1beta1
-kind: KubeletConfiguration
-authentication:
-  anonymous:
-    enabled: false
-  webhook:
-    enabled: true
-  x509:
-    clientCAFile: %s
-authorization:
-  mode: Webhook
-cgroupDriver: cgroupfs
-cgroupRoot: %s
-failCgroupV1: false
-clusterDomain: cluster.local
-clusterDNS: [%s]
-containerRuntimeEndpoint: unix:///run/containerd/containerd.sock
-resolvConf: %s
-tlsCertFile: %s
-tlsPrivateKeyFile: %s
-podCIDR: %s
-failSwapOn: false
-serializeImagePulls: false
-# A laptop's disk is often fuller than a server's: never evict or collect
-# images because of it, or preloaded images would vanish offline.
-imageGCHighThresholdPercent: 100
-evictionHard:
-  nodefs.available: "0%%"
-  nodefs.inodesFree: "0%%"
-  imagefs.available: "0%%"
-nodeStatusReportFrequency: 10s
-syncFrequency: 10s
-featureGates: %s
-`
-
-const kubeProxyYAML = `apiVersion: kubeproxy.config.k8s.io/v1alpha1
-kind: KubeProxyConfiguration
-clientConnection:
-  kubeconfig: %s
-clusterCIDR: %s
-hostnameOverride: %s
-mode: %s
-conntrack:
-  # A container may not change the host's conntrack table size.
-  maxPerCore: 0
-featureGates: %s
-`

@@ -1,0 +1,103 @@
+package node
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/skiff-k8s/skiff/images"
+)
+
+// containerdConfiguration is the part of containerd 2.x's configuration
+// (version 3) skiff sets. containerd's own types for the CRI plugin are in
+// an internal package (github.com/containerd/containerd/v2/internal/cri/config)
+// and its top-level config holds plugins as untyped maps, so these mirror
+// the TOML keys instead; BurntSushi/toml is already in the module graph (a
+// dependency of kind).
+type containerdConfiguration struct {
+	Version int    `toml:"version"`
+	Root    string `toml:"root"`
+	State   string `toml:"state"`
+	GRPC    struct {
+		Address string `toml:"address"`
+	} `toml:"grpc"`
+	Plugins struct {
+		Images  criImagesConf  `toml:"io.containerd.cri.v1.images"`
+		Runtime criRuntimeConf `toml:"io.containerd.cri.v1.runtime"`
+	} `toml:"plugins"`
+}
+
+type criImagesConf struct {
+	Snapshotter           string            `toml:"snapshotter"`
+	DiscardUnpackedLayers bool              `toml:"discard_unpacked_layers"`
+	PinnedImages          map[string]string `toml:"pinned_images"`
+	Registry              struct {
+		ConfigPath string `toml:"config_path"`
+	} `toml:"registry"`
+}
+
+type criRuntimeConf struct {
+	RestrictOOMScoreAdj bool `toml:"restrict_oom_score_adj"`
+	Containerd          struct {
+		DefaultRuntimeName string                 `toml:"default_runtime_name"`
+		Runtimes           map[string]runtimeConf `toml:"runtimes"`
+	} `toml:"containerd"`
+	CNI struct {
+		BinDirs []string `toml:"bin_dirs"`
+		ConfDir string   `toml:"conf_dir"`
+	} `toml:"cni"`
+}
+
+type runtimeConf struct {
+	RuntimeType string `toml:"runtime_type"`
+	Options     struct {
+		SystemdCgroup bool `toml:"SystemdCgroup"`
+	} `toml:"options"`
+}
+
+// containerdSettings: the CRI plugin pins the pause image so it is never
+// pulled or garbage-collected, may not lower oom_score_adj
+// (CAP_SYS_RESOURCE may be missing), and reads registry mirrors from
+// certs.d.
+func containerdSettings(pauseImage string) *containerdConfiguration {
+	c := &containerdConfiguration{Version: 3, Root: "/var/lib/containerd", State: "/run/containerd"}
+	c.GRPC.Address = "/run/containerd/containerd.sock"
+	img := &c.Plugins.Images
+	img.Snapshotter = "overlayfs"
+	img.DiscardUnpackedLayers = true
+	img.PinnedImages = map[string]string{"sandbox": pauseImage}
+	img.Registry.ConfigPath = registryHostsDir
+	rt := &c.Plugins.Runtime
+	rt.RestrictOOMScoreAdj = true
+	rt.Containerd.DefaultRuntimeName = "runc"
+	// SystemdCgroup stays false, written: the kubelet's cgroupDriver is
+	// cgroupfs, and the node has no systemd.
+	rt.Containerd.Runtimes = map[string]runtimeConf{"runc": {RuntimeType: "io.containerd.runc.v2"}}
+	rt.CNI.BinDirs = []string{"/usr/lib/cni"}
+	rt.CNI.ConfDir = "/etc/cni/net.d"
+	return c
+}
+
+// pauseImage is the sandbox image the node image preloads, as
+// images/versions.yaml names it: the agent is the skiff that built the
+// image, so its embedded manifest is the image's.
+func pauseImage() (string, error) {
+	m, err := images.LoadManifest()
+	if err != nil {
+		return "", err
+	}
+	return m.Pause.Image, nil
+}
+
+func renderContainerdConfig() ([]byte, error) {
+	pause, err := pauseImage()
+	if err != nil {
+		return nil, fmt.Errorf("render containerd config: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := toml.NewEncoder(&buf).Encode(containerdSettings(pause)); err != nil {
+		return nil, fmt.Errorf("render containerd config: %w", err)
+	}
+	return buf.Bytes(), nil
+}
