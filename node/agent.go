@@ -19,7 +19,10 @@ import (
 
 const (
 	startTimeout = 3 * time.Minute
-	stopTimeout  = 5 * time.Second
+	// stopTimeout is etcd's and containerd's time to stop before SIGKILL;
+	// kubeStopTimeout the Kubernetes components' (Agent.stop).
+	stopTimeout     = 5 * time.Second
+	kubeStopTimeout = time.Second
 	// bootExits is how many exits before its first ready make a component
 	// failed: a bad flag (a featureGates typo) makes it exit every time,
 	// and waiting out startTimeout would only hide that for minutes. One
@@ -67,6 +70,8 @@ type Agent struct {
 	ip     string
 	reaper *supervisor.Reaper
 	units  []component
+	// booted: etcd had run on this volume before this boot.
+	booted bool
 
 	mu       sync.Mutex
 	procs    map[string]*supervisor.Process
@@ -82,6 +87,7 @@ func newAgent() (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	booted := booted()
 	cgroupRoot, err := prepareHost()
 	if err != nil {
 		return nil, err
@@ -108,6 +114,7 @@ func newAgent() (*Agent, error) {
 		ip:      ip,
 		reaper:  supervisor.NewReaper(nil),
 		units:   components(cfg, ip),
+		booted:  booted,
 		procs:   map[string]*supervisor.Process{},
 		ready:   map[string]time.Duration{},
 		started: time.Now(),
@@ -119,7 +126,10 @@ func newAgent() (*Agent, error) {
 // start launches every component as soon as its dependencies are ready, and
 // returns when all are ready or one failed.
 func (a *Agent) start(ctx context.Context) error {
-	done := map[string]chan struct{}{"forget-pods": make(chan struct{}), "addons": make(chan struct{}), "node-role": make(chan struct{})}
+	done := map[string]chan struct{}{}
+	for _, name := range []string{"forget-pods", "api-bootstrapped", "addons", "node-role"} {
+		done[name] = make(chan struct{})
+	}
 	for _, u := range a.units {
 		done[u.name] = make(chan struct{})
 	}
@@ -151,6 +161,9 @@ func (a *Agent) start(ctx context.Context) error {
 	for _, u := range a.units {
 		run(u.name, u.after, func() error { return a.startUnit(ctx, u) })
 	}
+	run("api-bootstrapped", []string{"kube-apiserver"}, func() error {
+		return waitReady(ctx, bootstrapped(a.booted), func() error { return nil }, startTimeout)
+	})
 	run("addons", []string{"kube-apiserver"}, func() error { return a.applyAddons(ctx) })
 	run("node-role", []string{"kubelet"}, func() error {
 		// The kubelet may not set node-role labels itself (NodeRestriction).
@@ -233,18 +246,43 @@ func (a *Agent) setError(err error) {
 	a.writeStatus()
 }
 
-// stop stops the components in reverse order.
+// stop stops the Kubernetes components at once, then etcd, then
+// containerd. The Kubernetes components keep no state of their own (etcd
+// holds it), so each gets kubeStopTimeout: kube-apiserver stops listening
+// at once but then waits for the watches of pods that run on until the
+// node stops, and was killed after the whole 5 s on every stop.
 func (a *Agent) stop() {
-	for i := len(a.units) - 1; i >= 0; i-- {
-		a.mu.Lock()
-		p := a.procs[a.units[i].name]
-		a.mu.Unlock()
-		if p == nil {
-			continue
+	var kube, rest []component
+	for _, u := range a.units {
+		if u.kube {
+			kube = append(kube, u)
+		} else {
+			rest = append(rest, u)
 		}
-		if err := p.Stop(stopTimeout); err != nil {
-			log.Printf("stop %s: %v", p.Name, err)
-		}
+	}
+	var wg sync.WaitGroup
+	for _, u := range kube {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.stopUnit(u, kubeStopTimeout)
+		}()
+	}
+	wg.Wait()
+	for i := len(rest) - 1; i >= 0; i-- {
+		a.stopUnit(rest[i], stopTimeout)
+	}
+}
+
+func (a *Agent) stopUnit(u component, timeout time.Duration) {
+	a.mu.Lock()
+	p := a.procs[u.name]
+	a.mu.Unlock()
+	if p == nil {
+		return
+	}
+	if err := p.Stop(timeout); err != nil {
+		log.Printf("stop %s: %v", p.Name, err)
 	}
 }
 

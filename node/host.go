@@ -29,7 +29,7 @@ func prepareHost() (string, error) {
 	if err := ensureMachineID(); err != nil {
 		return "", err
 	}
-	for _, d := range []string{RunDir, LogDir, "/etc/cni/net.d", "/var/lib/etcd", "/var/lib/kubelet"} {
+	for _, d := range []string{RunDir, LogDir, "/etc/cni/net.d", etcdDataDir, "/var/lib/kubelet"} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return "", err
 		}
