@@ -1,6 +1,10 @@
 // Package signals turns SIGINT, SIGTERM and SIGHUP into context
 // cancellation in two stages: the first signal cancels the command, a second
-// one also cancels the cleanup that the first started.
+// one also cancels the cleanup that the first started. SIGPIPE (whoever read
+// the output went away: `skiff create | head -1`) cancels the command like
+// the others, but never the cleanup: every later write to the closed pipe
+// raises it again. Unhandled, it killed skiff on the spot, in the middle of
+// a create or a snapshot, leaving what it had made.
 package signals
 
 import (
@@ -20,10 +24,17 @@ func Context(parent context.Context) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancel(context.WithValue(parent, cleanupKey{}, cleanup))
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	// Once notified, a write to a closed pipe fails with EPIPE instead.
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
 	done := make(chan struct{})
 	go func() {
 		for n := 1; ; n++ {
 			select {
+			case <-pipe:
+				cancel()
+				n--
+				continue
 			case <-ch:
 				if n == 1 {
 					cancel()
@@ -38,6 +49,7 @@ func Context(parent context.Context) (ctx context.Context, stop func()) {
 	}()
 	return ctx, func() {
 		signal.Stop(ch)
+		signal.Stop(pipe)
 		close(done)
 		cancel()
 		abort()

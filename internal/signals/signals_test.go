@@ -34,3 +34,25 @@ func TestCleanupOfPlainContext(t *testing.T) {
 		t.Fatal("Cleanup of a cancelled plain context is cancelled")
 	}
 }
+
+// TestBrokenPipe: SIGPIPE cancels the command, and any number of them never
+// the cleanup.
+func TestBrokenPipe(t *testing.T) {
+	ctx, stop := Context(context.Background())
+	defer stop()
+	cleanup := Cleanup(ctx)
+	for range 3 {
+		if err := syscall.Kill(syscall.Getpid(), syscall.SIGPIPE); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("SIGPIPE did not cancel the command")
+	}
+	time.Sleep(100 * time.Millisecond) // the later signals' turn
+	if cleanup.Err() != nil {
+		t.Fatal("SIGPIPE cancelled the cleanup")
+	}
+}
