@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -257,5 +258,42 @@ func pushHello(t *testing.T, ref string) {
 		if r := run(t, 3*time.Minute, nil, "docker", args...); r.code != 0 {
 			t.Fatalf("docker %s:\n%s", strings.Join(args, " "), r)
 		}
+	}
+}
+
+// runClosingOutput runs skiff with its stdout and stderr on one pipe, reads
+// the first line, waits for ready (if not nil) to return, closes the pipe
+// as `skiff ... 2>&1 | head -1` does, and returns how skiff exited (within
+// two minutes).
+func runClosingOutput(t *testing.T, env []string, ready func() bool, args ...string) error {
+	t.Helper()
+	cmd := exec.Command(skiffBin(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	line, _ := bufio.NewReader(r).ReadString('\n')
+	t.Logf("skiff %s: first line %q, then its output pipe closes", strings.Join(args, " "), line)
+	deadline := time.Now().Add(time.Minute)
+	for ready != nil && !ready() && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.Close()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(2 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatalf("skiff %s did not stop within 2m of its output pipe closing", strings.Join(args, " "))
+		return nil
 	}
 }

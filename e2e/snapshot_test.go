@@ -57,6 +57,19 @@ func TestSnapshot(t *testing.T) {
 			t.Fatalf("snapshot ls: %+v", s)
 		}
 		t.Logf("snapshot: %d MiB, cluster paused for %.2f s", s.Bytes>>20, s.PausedSeconds)
+		// A save whose reader goes away (`skiff snapshot save 2>&1 | head
+		// -1`) stops, leaves no snapshot and the cluster running: killed
+		// on the spot, it left both paused and half-made.
+		removeSnapshotAtEnd(t, snap+"-cut")
+		if err := runClosingOutput(t, src.env(), nil, "snapshot", "save", snap+"-cut", "--name", src.name); err == nil {
+			t.Error("a save whose output pipe closed exited 0")
+		}
+		if s := findSnapshot(t, snap+"-cut"); s != nil {
+			t.Errorf("a save whose output pipe closed left snapshot %+v", s)
+		}
+		if r := run(t, time.Minute, nil, "docker", "inspect", "-f", "{{.State.Status}}", src.name+"-control-plane"); strings.TrimSpace(r.stdout) != "running" {
+			t.Errorf("after a cut-off save the node is %q, want running", r.stdout)
+		}
 		// The cluster runs on after the snapshot.
 		if out := runPod(src, "after-save", "get", "http://hello/", "1", "0s", "1", "60s"); !strings.Contains(out, "hello from hello-") {
 			t.Fatalf("the service after save answered %q", out)

@@ -181,15 +181,21 @@ func (p *Provider) fillSnapshot(ctx context.Context, c container.InspectResponse
 }
 
 // paused runs fn with the container paused and records for how long it
-// was. It unpauses even when ctx is cancelled meanwhile.
+// was. It unpauses even when ctx is cancelled meanwhile. The pause itself
+// is not cancelled: a cancelled request can still reach the engine, which
+// then pauses a node that nothing unpauses (an interrupted save left its
+// cluster paused so).
 func (p *Provider) paused(ctx context.Context, id string, seconds *float64, fn func() error) error {
-	if err := p.docker.ContainerPause(ctx, id); err != nil {
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := p.docker.ContainerPause(uctx, id); err != nil {
 		return fmt.Errorf("failed to pause the node: %w", err)
 	}
 	start := time.Now()
-	err := fn()
-	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
+	err := ctx.Err()
+	if err == nil {
+		err = fn()
+	}
 	if uerr := p.docker.ContainerUnpause(uctx, id); uerr != nil {
 		err = errors.Join(err, fmt.Errorf("failed to unpause the node (`docker unpause %s` does it): %w", id[:12], uerr))
 	}
