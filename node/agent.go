@@ -50,6 +50,7 @@ func Main(args []string) int {
 	}
 	go a.reaper.Run(context.WithoutCancel(ctx))
 	go a.reportStatus(ctx)
+	go a.reloadOnHangup(ctx)
 	if err := a.start(ctx); err != nil {
 		log.Printf("start failed: %v", err)
 		a.setError(err)
@@ -67,7 +68,9 @@ type Agent struct {
 	ip     string
 	reaper *supervisor.Reaper
 	units  []component
+	netpol *netpolAddon
 
+	statusMu sync.Mutex
 	mu       sync.Mutex
 	procs    map[string]*supervisor.Process
 	ready    map[string]time.Duration
@@ -108,6 +111,7 @@ func newAgent() (*Agent, error) {
 		ip:      ip,
 		reaper:  supervisor.NewReaper(nil),
 		units:   components(cfg, ip),
+		netpol:  &netpolAddon{nodeName: cfg.NodeName, podSubnet: cfg.PodSubnet},
 		procs:   map[string]*supervisor.Process{},
 		ready:   map[string]time.Duration{},
 		started: time.Now(),
@@ -152,6 +156,13 @@ func (a *Agent) start(ctx context.Context) error {
 		run(u.name, u.after, func() error { return a.startUnit(ctx, u) })
 	}
 	run("addons", []string{"kube-apiserver"}, func() error { return a.applyAddons(ctx) })
+	if AddonEnabled(a.cfg, "netpol") {
+		// Enforcing before the node is Running, so that a create's caller
+		// can rely on its policies. The configuration is read again: the
+		// addon may have been disabled since boot.
+		done["netpol"] = make(chan struct{})
+		run("netpol", []string{"kube-apiserver"}, func() error { return a.syncNetpol(ctx) })
+	}
 	run("node-role", []string{"kubelet"}, func() error {
 		// The kubelet may not set node-role labels itself (NodeRestriction).
 		ap, err := newApplier(kubeconfig("admin"))
@@ -233,8 +244,31 @@ func (a *Agent) setError(err error) {
 	a.writeStatus()
 }
 
-// stop stops the components in reverse order.
+// reloadOnHangup applies the node configuration's addons that run in the
+// agent on each SIGHUP, which `skiff-node addon enable|disable` sends after
+// it changed the configuration.
+func (a *Agent) reloadOnHangup(ctx context.Context) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := a.syncNetpol(ctx); err != nil {
+				log.Printf("reload: %v", err)
+			}
+		}
+	}
+}
+
+// stop stops the components in reverse order, after the NetworkPolicy
+// enforcer, which started after the API server.
 func (a *Agent) stop() {
+	if err := a.netpol.set(context.Background(), false); err != nil {
+		log.Printf("stop netpol: %v", err)
+	}
 	for i := len(a.units) - 1; i >= 0; i-- {
 		a.mu.Lock()
 		p := a.procs[a.units[i].name]
@@ -257,8 +291,10 @@ type Status struct {
 	ReadyAfter map[string]float64 `json:"readyAfterSeconds,omitempty"`
 	// Cgroups is the cgroup set-up the agent found and made (see
 	// describeCgroups).
-	Cgroups string    `json:"cgroups,omitempty"`
-	Updated time.Time `json:"updated"`
+	Cgroups string `json:"cgroups,omitempty"`
+	// NetworkPolicy is the netpol addon's enforcer, while enabled.
+	NetworkPolicy *NetpolStatus `json:"networkPolicy,omitempty"`
+	Updated       time.Time     `json:"updated"`
 }
 
 // ComponentStatus is one supervised process.
@@ -285,6 +321,10 @@ func (a *Agent) reportStatus(ctx context.Context) {
 }
 
 func (a *Agent) writeStatus() {
+	// One writer at a time, each with the state as it writes: the ticker
+	// and a reload may write at once.
+	a.statusMu.Lock()
+	defer a.statusMu.Unlock()
 	a.mu.Lock()
 	s := Status{Phase: a.phase, Error: a.startErr, NodeIP: a.ip, ReadyAfter: map[string]float64{}, Cgroups: a.cgroups, Updated: time.Now()}
 	for n, d := range a.ready {
@@ -297,6 +337,7 @@ func (a *Agent) writeStatus() {
 		}
 	}
 	a.mu.Unlock()
+	s.NetworkPolicy = a.netpol.status()
 	writeStatus(s)
 }
 
