@@ -54,6 +54,8 @@ type Values struct {
 	// Gateway says the gateway addon is enabled too: Traefik then also
 	// serves Gateway API resources (the gateway addon holds their CRDs).
 	Gateway bool
+	// KubeProxyMode is kube-proxy's mode (netpol refuses ipvs).
+	KubeProxyMode string
 }
 
 // names are the default-enabled addons. The node applies them concurrently;
@@ -84,7 +86,7 @@ func Affects(name string) []string {
 // stream; nothing for an addon the agent runs itself (InAgent).
 func Render(name string, v Values) ([]byte, error) {
 	if InAgent(name) {
-		return nil, nil
+		return nil, Requires(name, v)
 	}
 	files, err := fs.Glob(manifests, path.Join(name, "*.yaml"))
 	if err != nil || len(files) == 0 {
@@ -127,6 +129,13 @@ func Requires(name string, v Values) error {
 	case "loadbalancer":
 		if _, _, err := net.ParseCIDR(v.LoadBalancerPool); err != nil {
 			return fmt.Errorf("addon loadbalancer: no valid LoadBalancer pool: %w", err)
+		}
+	case "netpol":
+		// IPVS translates a Service's address on the input hook, after
+		// the enforcer has judged the packet, and sends it on through
+		// output, where nothing judges it.
+		if v.KubeProxyMode == "ipvs" {
+			return fmt.Errorf("addon netpol: kube-proxy's ipvs mode translates Service addresses after NetworkPolicy is checked: use kubeProxyMode iptables (the default) or nftables, or leave netpol out of the addons")
 		}
 	}
 	return nil

@@ -254,6 +254,7 @@ func TestRenderErrors(t *testing.T) {
 	for name, v := range map[string]Values{
 		"registry":     {DNSIP: "10.96.0.10", ClusterDomain: "cluster.local", LoadBalancerPool: "172.30.128.0/24"},
 		"loadbalancer": {DNSIP: "10.96.0.10", ClusterDomain: "cluster.local", RegistryPort: 5001},
+		"netpol":       {DNSIP: "10.96.0.10", ClusterDomain: "cluster.local", KubeProxyMode: "ipvs"},
 	} {
 		if _, err := Render(name, v); err == nil {
 			t.Errorf("Render(%s) without its value succeeded", name)
@@ -264,6 +265,11 @@ func TestRenderErrors(t *testing.T) {
 	}
 	if err := Requires("dns", Values{}); err != nil {
 		t.Errorf("Requires(dns) = %v", err)
+	}
+	for _, mode := range []string{"", "iptables", "nftables", "none"} {
+		if err := Requires("netpol", Values{KubeProxyMode: mode}); err != nil {
+			t.Errorf("Requires(netpol) with kube-proxy mode %q = %v", mode, err)
+		}
 	}
 }
 

@@ -50,13 +50,18 @@ func setAddon(ctx context.Context, name string, enable bool) error {
 	}
 	// Keep apply order stable whatever order addons were enabled in.
 	cfg.Addons = slices.DeleteFunc(addons.Names(), func(n string) bool { return !slices.Contains(enabled, n) })
+	v := addonValues(cfg)
+	if enable {
+		if err := addons.Requires(name, v); err != nil {
+			return err
+		}
+	}
 	if addons.InAgent(name) {
 		if err := writeConfig(cfg); err != nil {
 			return err
 		}
 		return reloadAgent(ctx, enable)
 	}
-	v := addonValues(cfg)
 	ap, err := newApplier(kubeconfig("admin"))
 	if err != nil {
 		return err
@@ -72,9 +77,6 @@ func setAddon(ctx context.Context, name string, enable bool) error {
 		return nil
 	}
 	if enable {
-		if err := addons.Requires(name, v); err != nil {
-			return err
-		}
 		if _, err := applyAddon(ctx, ap, name, v, false); err != nil {
 			return err
 		}

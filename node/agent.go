@@ -156,7 +156,7 @@ func (a *Agent) start(ctx context.Context) error {
 		run(u.name, u.after, func() error { return a.startUnit(ctx, u) })
 	}
 	run("addons", []string{"kube-apiserver"}, func() error { return a.applyAddons(ctx) })
-	if AddonEnabled(a.cfg, "netpol") {
+	if netpolWanted(a.cfg) {
 		// Enforcing before the node is Running, so that a create's caller
 		// can rely on its policies. The configuration is read again: the
 		// addon may have been disabled since boot.

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 
+	"github.com/skiff-k8s/skiff/addons"
 	"github.com/skiff-k8s/skiff/node/netpol"
 )
 
@@ -101,6 +102,20 @@ func (n *netpolAddon) status() *NetpolStatus {
 	return nil
 }
 
+// netpolWanted reports whether the configuration enables netpol and the
+// node can run it (a configuration from an older skiff may pair it with
+// kube-proxy's ipvs mode: the node then boots without it).
+func netpolWanted(cfg *Config) bool {
+	if !AddonEnabled(cfg, "netpol") {
+		return false
+	}
+	if err := addons.Requires("netpol", AddonValues(cfg, nil)); err != nil {
+		log.Printf("addons: skipping netpol: %v", err)
+		return false
+	}
+	return true
+}
+
 // syncNetpol starts or stops the enforcer as the node configuration on
 // disk says.
 func (a *Agent) syncNetpol(ctx context.Context) error {
@@ -108,7 +123,7 @@ func (a *Agent) syncNetpol(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	err = a.netpol.set(ctx, AddonEnabled(cfg, "netpol"))
+	err = a.netpol.set(ctx, netpolWanted(cfg))
 	a.writeStatus()
 	return err
 }
