@@ -71,20 +71,25 @@ func (n *netpolAddon) set(ctx context.Context, enabled bool) error {
 func (n *netpolAddon) start(ctx context.Context) (*netpol.Enforcer, error) {
 	subnet, err := firstSubnet(n.podSubnet)
 	if err != nil {
-		return nil, fmt.Errorf("netpol: %w", err)
+		return nil, err
 	}
 	cidr, err := netip.ParsePrefix(subnet)
 	if err != nil {
-		return nil, fmt.Errorf("netpol: pod CIDR: %w", err)
+		return nil, fmt.Errorf("pod CIDR: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
-	return netpol.Start(ctx, netpol.Config{
+	enf, err := netpol.Start(ctx, netpol.Config{
 		Kubeconfig: kubeconfig("admin"),
 		NodeName:   n.nodeName,
 		PodCIDR:    cidr,
 		Logf:       log.Printf,
 	})
+	if err != nil {
+		return nil, fmt.Errorf("failed to start the NetworkPolicy enforcer (a cluster can do without: leave netpol out of --addons): %w", err)
+	}
+	log.Printf("netpol: enforcing NetworkPolicy")
+	return enf, nil
 }
 
 // status is nil while the addon is off.

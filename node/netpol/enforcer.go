@@ -69,18 +69,18 @@ type Status struct {
 // are enforced; ctx bounds the start only.
 func Start(ctx context.Context, cfg Config) (*Enforcer, error) {
 	if !cfg.PodCIDR.Addr().Is4() {
-		return nil, fmt.Errorf("netpol: pod CIDR %s is not IPv4", cfg.PodCIDR)
+		return nil, fmt.Errorf("pod CIDR %s is not IPv4", cfg.PodCIDR)
 	}
 	if cfg.CNICacheDir == "" {
 		cfg.CNICacheDir = CNICacheDir
 	}
 	rc, err := clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
 	if err != nil {
-		return nil, fmt.Errorf("netpol: failed to load %s: %w", cfg.Kubeconfig, err)
+		return nil, fmt.Errorf("failed to load %s: %w", cfg.Kubeconfig, err)
 	}
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
-		return nil, fmt.Errorf("netpol: %w", err)
+		return nil, err
 	}
 	e, err := newEnforcer(cs, cfg)
 	if err != nil {
@@ -93,19 +93,19 @@ func Start(ctx context.Context, cfg Config) (*Enforcer, error) {
 	for typ, ok := range synced {
 		if !ok {
 			e.shutdown()
-			return nil, fmt.Errorf("netpol: the %v informer did not sync: %w", typ, context.Cause(ctx))
+			return nil, fmt.Errorf("the %v informer did not sync: %w", typ, context.Cause(ctx))
 		}
 	}
 	// The queue first: the rules send packets to it.
 	q, err := serveQueue(runCtx, 0, e.engine.EvaluatePacket, &e.counts, cfg.Logf)
 	if err != nil {
 		e.shutdown()
-		return nil, fmt.Errorf("netpol: %w", err)
+		return nil, err
 	}
 	if err := e.sync(runCtx); err != nil {
 		e.shutdown()
 		q.Close()
-		return nil, fmt.Errorf("netpol: %w", err)
+		return nil, err
 	}
 	go func() {
 		defer close(e.done)
@@ -124,7 +124,7 @@ func newEnforcer(cs kubernetes.Interface, cfg Config) (*Enforcer, error) {
 	policies := factory.Networking().V1().NetworkPolicies()
 	byIP, err := podinfo.NewInformerResolver(pods.Informer())
 	if err != nil {
-		return nil, fmt.Errorf("netpol: failed to index pods by address: %w", err)
+		return nil, fmt.Errorf("failed to index pods by address: %w", err)
 	}
 	// The API's addresses first, then libcni's for pods the API has no
 	// address for yet.
@@ -150,12 +150,12 @@ func newEnforcer(cs kubernetes.Interface, cfg Config) (*Enforcer, error) {
 	if _, err := pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: onPod, UpdateFunc: func(_, obj any) { onPod(obj) }, DeleteFunc: onPod,
 	}); err != nil {
-		return nil, fmt.Errorf("netpol: %w", err)
+		return nil, err
 	}
 	if _, err := policies.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: onPolicy, UpdateFunc: func(_, obj any) { onPolicy(obj) }, DeleteFunc: onPolicy,
 	}); err != nil {
-		return nil, fmt.Errorf("netpol: %w", err)
+		return nil, err
 	}
 	return e, nil
 }
