@@ -1,7 +1,8 @@
 // Package addons holds the manifests of the cluster addons the node agent
 // applies at boot (cluster DNS, default storage, metrics, a local image
 // registry, LoadBalancer addresses, an ingress controller, the Gateway API
-// served by that same controller), embedded in the
+// served by that same controller; NetworkPolicy, which the agent enforces
+// itself, has none), embedded in the
 // binary and rendered with the cluster's values. Their images are built and
 // preloaded by package images; each manifest names them exactly as
 // images/versions.yaml pins them, so nothing is ever pulled. Manifests taken
@@ -53,14 +54,22 @@ type Values struct {
 	// Gateway says the gateway addon is enabled too: Traefik then also
 	// serves Gateway API resources (the gateway addon holds their CRDs).
 	Gateway bool
+	// KubeProxyMode is kube-proxy's mode (netpol refuses ipvs).
+	KubeProxyMode string
 }
 
 // names are the default-enabled addons. The node applies them concurrently;
 // this order is the one `skiff addons list` shows.
-var names = []string{"dns", "storage", "metrics", "registry", "loadbalancer", "ingress", "gateway"}
+var names = []string{"dns", "storage", "metrics", "registry", "loadbalancer", "ingress", "gateway", "netpol"}
 
 // Names returns the default-enabled addons in apply order.
 func Names() []string { return slices.Clone(names) }
+
+// InAgent reports whether the node agent runs the named addon itself
+// instead of applying manifests: netpol, the NetworkPolicy enforcer, which
+// must set the node's own packet filter (package node/netpol). Such an
+// addon renders no manifest.
+func InAgent(name string) bool { return name == "netpol" }
 
 // Affects lists the addons whose rendered manifests change when the named
 // one is turned on or off, so they are re-applied with it: the ingress
@@ -74,8 +83,11 @@ func Affects(name string) []string {
 }
 
 // Render returns the named addon's manifests as one multi-document YAML
-// stream.
+// stream; nothing for an addon the agent runs itself (InAgent).
 func Render(name string, v Values) ([]byte, error) {
+	if InAgent(name) {
+		return nil, Requires(name, v)
+	}
 	files, err := fs.Glob(manifests, path.Join(name, "*.yaml"))
 	if err != nil || len(files) == 0 {
 		return nil, fmt.Errorf("unknown addon %q: choose from %s", name, strings.Join(names, ", "))
@@ -117,6 +129,13 @@ func Requires(name string, v Values) error {
 	case "loadbalancer":
 		if _, _, err := net.ParseCIDR(v.LoadBalancerPool); err != nil {
 			return fmt.Errorf("addon loadbalancer: no valid LoadBalancer pool: %w", err)
+		}
+	case "netpol":
+		// IPVS translates a Service's address on the input hook, after
+		// the enforcer has judged the packet, and sends it on through
+		// output, where nothing judges it.
+		if v.KubeProxyMode == "ipvs" {
+			return fmt.Errorf("addon netpol: kube-proxy's ipvs mode translates Service addresses after NetworkPolicy is checked: use kubeProxyMode iptables (the default) or nftables, or leave netpol out of the addons")
 		}
 	}
 	return nil

@@ -59,7 +59,7 @@ func find(objs []map[string]any, kind, name string) map[string]any {
 }
 
 func TestRenderAll(t *testing.T) {
-	if got := Names(); !slices.Equal(got, []string{"dns", "storage", "metrics", "registry", "loadbalancer", "ingress", "gateway"}) {
+	if got := Names(); !slices.Equal(got, []string{"dns", "storage", "metrics", "registry", "loadbalancer", "ingress", "gateway", "netpol"}) {
 		t.Fatalf("Names() = %v", got)
 	}
 	m, err := images.Resolved("")
@@ -81,6 +81,12 @@ func TestRenderAll(t *testing.T) {
 		data, err := Render(name, testValues)
 		if err != nil {
 			t.Fatalf("Render(%s): %v", name, err)
+		}
+		if InAgent(name) {
+			if len(data) != 0 {
+				t.Errorf("%s runs in the agent but renders a manifest:\n%s", name, data)
+			}
+			continue
 		}
 		objs := objects(t, data)
 		if len(objs) == 0 {
@@ -248,6 +254,7 @@ func TestRenderErrors(t *testing.T) {
 	for name, v := range map[string]Values{
 		"registry":     {DNSIP: "10.96.0.10", ClusterDomain: "cluster.local", LoadBalancerPool: "172.30.128.0/24"},
 		"loadbalancer": {DNSIP: "10.96.0.10", ClusterDomain: "cluster.local", RegistryPort: 5001},
+		"netpol":       {DNSIP: "10.96.0.10", ClusterDomain: "cluster.local", KubeProxyMode: "ipvs"},
 	} {
 		if _, err := Render(name, v); err == nil {
 			t.Errorf("Render(%s) without its value succeeded", name)
@@ -258,6 +265,11 @@ func TestRenderErrors(t *testing.T) {
 	}
 	if err := Requires("dns", Values{}); err != nil {
 		t.Errorf("Requires(dns) = %v", err)
+	}
+	for _, mode := range []string{"", "iptables", "nftables", "none"} {
+		if err := Requires("netpol", Values{KubeProxyMode: mode}); err != nil {
+			t.Errorf("Requires(netpol) with kube-proxy mode %q = %v", mode, err)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/skiff-k8s/skiff/addons"
@@ -50,6 +51,17 @@ func setAddon(ctx context.Context, name string, enable bool) error {
 	// Keep apply order stable whatever order addons were enabled in.
 	cfg.Addons = slices.DeleteFunc(addons.Names(), func(n string) bool { return !slices.Contains(enabled, n) })
 	v := addonValues(cfg)
+	if enable {
+		if err := addons.Requires(name, v); err != nil {
+			return err
+		}
+	}
+	if addons.InAgent(name) {
+		if err := writeConfig(cfg); err != nil {
+			return err
+		}
+		return reloadAgent(ctx, enable)
+	}
 	ap, err := newApplier(kubeconfig("admin"))
 	if err != nil {
 		return err
@@ -65,9 +77,6 @@ func setAddon(ctx context.Context, name string, enable bool) error {
 		return nil
 	}
 	if enable {
-		if err := addons.Requires(name, v); err != nil {
-			return err
-		}
 		if _, err := applyAddon(ctx, ap, name, v, false); err != nil {
 			return err
 		}
@@ -91,9 +100,42 @@ func setAddon(ctx context.Context, name string, enable bool) error {
 			}
 		}
 	}
+	return writeConfig(cfg)
+}
+
+func writeConfig(cfg *Config) error {
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return err
 	}
 	return writeFileAtomic(ConfigFile, data, 0o644)
+}
+
+// reloadAgent tells the agent (PID 1) to apply the configuration's
+// in-agent addons and waits until its status shows the NetworkPolicy
+// enforcer running (enable) or gone (disable).
+func reloadAgent(ctx context.Context, enable bool) error {
+	if err := syscall.Kill(1, syscall.SIGHUP); err != nil {
+		return fmt.Errorf("failed to signal the node agent: %w", err)
+	}
+	sent := time.Now()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		var st Status
+		if data, err := os.ReadFile(StatusFile); err == nil && json.Unmarshal(data, &st) == nil && st.Updated.After(sent) {
+			np := st.NetworkPolicy
+			switch {
+			case !enable && np == nil, enable && np != nil && np.Enforcing:
+				return nil
+			case enable && np != nil && np.Error != "":
+				return fmt.Errorf("the node agent failed to start the NetworkPolicy enforcer: %s", np.Error)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the node agent did not apply the change: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
 }

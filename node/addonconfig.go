@@ -24,5 +24,6 @@ func AddonValues(c *Config, upstream []string) addons.Values {
 		RegistryPort:     c.RegistryPort,
 		LoadBalancer:     AddonEnabled(c, "loadbalancer"),
 		Gateway:          AddonEnabled(c, "gateway"),
+		KubeProxyMode:    c.KubeProxyMode,
 	}
 }

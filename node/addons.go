@@ -67,6 +67,9 @@ func (a *Agent) applyAddons(ctx context.Context) error {
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
+		if addons.InAgent(name) {
+			continue // no manifest: the agent runs it (syncNetpol)
+		}
 		// A node configuration from an older skiff may lack what a newer
 		// addon needs: boot without that addon rather than fail.
 		if err := addons.Requires(name, v); err != nil {

@@ -53,6 +53,7 @@ func Main(args []string) int {
 	}
 	go a.reaper.Run(context.WithoutCancel(ctx))
 	go a.reportStatus(ctx)
+	go a.reloadOnHangup(ctx)
 	if err := a.start(ctx); err != nil {
 		log.Printf("start failed: %v", err)
 		a.setError(err)
@@ -72,7 +73,9 @@ type Agent struct {
 	units  []component
 	// booted: etcd had run on this volume before this boot.
 	booted bool
+	netpol *netpolAddon
 
+	statusMu sync.Mutex
 	mu       sync.Mutex
 	procs    map[string]*supervisor.Process
 	ready    map[string]time.Duration
@@ -115,6 +118,7 @@ func newAgent() (*Agent, error) {
 		reaper:  supervisor.NewReaper(nil),
 		units:   components(cfg, ip),
 		booted:  booted,
+		netpol:  &netpolAddon{nodeName: cfg.NodeName, podSubnet: cfg.PodSubnet},
 		procs:   map[string]*supervisor.Process{},
 		ready:   map[string]time.Duration{},
 		started: time.Now(),
@@ -165,6 +169,13 @@ func (a *Agent) start(ctx context.Context) error {
 		return waitReady(ctx, bootstrapped(a.booted), func() error { return nil }, startTimeout)
 	})
 	run("addons", []string{"kube-apiserver"}, func() error { return a.applyAddons(ctx) })
+	if netpolWanted(a.cfg) {
+		// Enforcing before the node is Running, so that a create's caller
+		// can rely on its policies. The configuration is read again: the
+		// addon may have been disabled since boot.
+		done["netpol"] = make(chan struct{})
+		run("netpol", []string{"kube-apiserver"}, func() error { return a.syncNetpol(ctx) })
+	}
 	run("node-role", []string{"kubelet"}, func() error {
 		// The kubelet may not set node-role labels itself (NodeRestriction).
 		ap, err := newApplier(kubeconfig("admin"))
@@ -246,12 +257,35 @@ func (a *Agent) setError(err error) {
 	a.writeStatus()
 }
 
-// stop stops the Kubernetes components at once, then etcd, then
+// reloadOnHangup applies the node configuration's addons that run in the
+// agent on each SIGHUP, which `skiff-node addon enable|disable` sends after
+// it changed the configuration.
+func (a *Agent) reloadOnHangup(ctx context.Context) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := a.syncNetpol(ctx); err != nil {
+				log.Printf("reload: %v", err)
+			}
+		}
+	}
+}
+
+// stop stops the NetworkPolicy enforcer (it started after the API
+// server), then the Kubernetes components at once, then etcd, then
 // containerd. The Kubernetes components keep no state of their own (etcd
 // holds it), so each gets kubeStopTimeout: kube-apiserver stops listening
 // at once but then waits for the watches of pods that run on until the
 // node stops, and was killed after the whole 5 s on every stop.
 func (a *Agent) stop() {
+	if err := a.netpol.set(context.Background(), false); err != nil {
+		log.Printf("stop netpol: %v", err)
+	}
 	var kube, rest []component
 	for _, u := range a.units {
 		if u.kube {
@@ -295,8 +329,10 @@ type Status struct {
 	ReadyAfter map[string]float64 `json:"readyAfterSeconds,omitempty"`
 	// Cgroups is the cgroup set-up the agent found and made (see
 	// describeCgroups).
-	Cgroups string    `json:"cgroups,omitempty"`
-	Updated time.Time `json:"updated"`
+	Cgroups string `json:"cgroups,omitempty"`
+	// NetworkPolicy is the netpol addon's enforcer, while enabled.
+	NetworkPolicy *NetpolStatus `json:"networkPolicy,omitempty"`
+	Updated       time.Time     `json:"updated"`
 }
 
 // ComponentStatus is one supervised process.
@@ -323,6 +359,10 @@ func (a *Agent) reportStatus(ctx context.Context) {
 }
 
 func (a *Agent) writeStatus() {
+	// One writer at a time, each with the state as it writes: the ticker
+	// and a reload may write at once.
+	a.statusMu.Lock()
+	defer a.statusMu.Unlock()
 	a.mu.Lock()
 	s := Status{Phase: a.phase, Error: a.startErr, NodeIP: a.ip, ReadyAfter: map[string]float64{}, Cgroups: a.cgroups, Updated: time.Now()}
 	for n, d := range a.ready {
@@ -335,6 +375,7 @@ func (a *Agent) writeStatus() {
 		}
 	}
 	a.mu.Unlock()
+	s.NetworkPolicy = a.netpol.status()
 	writeStatus(s)
 }
 

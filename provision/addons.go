@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -74,6 +75,14 @@ func (p *Provider) addonStatuses(ctx context.Context, name string, cs *kubernete
 			}
 		}
 		st.Version = strings.Join(versions, ",")
+		if addons.InAgent(a) {
+			st.Version = moduleVersion(netpolEngine)
+			if st.Enabled {
+				st.Healthy, st.Detail = p.netpolHealth(ctx, name)
+			}
+			out = append(out, st)
+			continue
+		}
 		if st.Enabled {
 			var err error
 			st.Healthy, st.Detail, err = workloadsReady(ctx, cs, workloads, time.Time{}, nil)
@@ -95,6 +104,40 @@ func (p *Provider) addonStatuses(ctx context.Context, name string, cs *kubernete
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+// netpolEngine is the module whose policy engine the netpol addon runs.
+const netpolEngine = "sigs.k8s.io/kube-network-policies"
+
+// moduleVersion is the version of a module linked into this binary, which
+// is also the node agent's ("" if unknown).
+func moduleVersion(path string) string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range bi.Deps {
+			if m.Path == path {
+				return m.Version
+			}
+		}
+	}
+	return ""
+}
+
+// netpolHealth is the netpol addon's health, from the agent's report: its
+// NetworkPolicy enforcer is running.
+func (p *Provider) netpolHealth(ctx context.Context, name string) (bool, string) {
+	st, err := p.nodeStatus(ctx, name)
+	switch {
+	case err != nil:
+		return false, firstLine(err.Error())
+	case st.NetworkPolicy == nil:
+		return false, "the node agent does not run the enforcer"
+	case st.NetworkPolicy.Error != "":
+		return false, firstLine(st.NetworkPolicy.Error)
+	case !st.NetworkPolicy.Enforcing:
+		return false, "starting"
+	}
+	np := st.NetworkPolicy
+	return true, fmt.Sprintf("%d policies, %d local pod addresses selected; %d connections allowed, %d refused", np.Policies, np.ManagedPods, np.Allowed, np.Refused)
 }
 
 // SetAddon enables or disables an addon on a running cluster; the choice

@@ -89,6 +89,11 @@ func (c *Config) SetDefaults() {
 	if c.KubeProxyMode == "" {
 		c.KubeProxyMode = "iptables"
 	}
+	// The default addons, but netpol, which ipvs mode defeats (an
+	// explicit netpol is refused by Validate).
+	if c.KubeProxyMode == "ipvs" && c.Addons == nil {
+		c.Addons = slices.DeleteFunc(addons.Names(), func(a string) bool { return a == "netpol" })
+	}
 	if c.Wait == 0 {
 		c.Wait = 5 * time.Minute
 	}
@@ -131,6 +136,11 @@ func (c *Config) Validate() error {
 	for _, a := range c.Addons {
 		if !slices.Contains(addons.Names(), a) {
 			return fmt.Errorf("unknown addon %q: choose from %s", a, strings.Join(addons.Names(), ", "))
+		}
+		if addons.InAgent(a) {
+			if err := addons.Requires(a, addons.Values{KubeProxyMode: c.KubeProxyMode}); err != nil {
+				return err
+			}
 		}
 	}
 	switch c.KubeProxyMode {

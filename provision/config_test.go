@@ -1,8 +1,11 @@
 package provision
 
 import (
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/skiff-k8s/skiff/addons"
 )
 
 func TestValidate(t *testing.T) {
@@ -36,6 +39,8 @@ func TestValidate(t *testing.T) {
 		}, ""},
 		{"container port 0", func(c *Config) { c.PortMappings = []PortMapping{{ContainerPort: 0, HostPort: 8000}} }, "containerPort 0"},
 		{"runtime config typo", func(c *Config) { c.RuntimeConfig = map[string]string{"api/all=true": "true"} }, "invalid runtimeConfig"},
+		{"netpol with ipvs", func(c *Config) { c.KubeProxyMode, c.Addons = "ipvs", []string{"dns", "netpol"} }, "ipvs mode"},
+		{"netpol with nftables", func(c *Config) { c.KubeProxyMode, c.Addons = "nftables", []string{"dns", "netpol"} }, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -51,6 +56,25 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("want an error containing %q, got %v", tc.want, err)
 			}
 		})
+	}
+}
+
+// TestIPVSDefaults: the default addons with ipvs are all but netpol, which
+// ipvs mode defeats.
+func TestIPVSDefaults(t *testing.T) {
+	t.Parallel()
+	c := &Config{Name: "v", KubeProxyMode: "ipvs"}
+	c.SetDefaults()
+	if slices.Contains(c.Addons, "netpol") || !slices.Contains(c.Addons, "dns") || len(c.Addons) != len(addons.Names())-1 {
+		t.Errorf("addons with ipvs: %v", c.Addons)
+	}
+	if err := c.Validate(); err != nil {
+		t.Error(err)
+	}
+	c = &Config{Name: "v"}
+	c.SetDefaults()
+	if c.Addons != nil {
+		t.Errorf("addons with iptables: %v, want nil (every addon)", c.Addons)
 	}
 }
 

@@ -14,9 +14,10 @@ func TestCompleteAddon(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"addons", "enable", ""}, []string{"dns", "storage", "metrics", "registry", "loadbalancer", "ingress", "gateway"}},
+		{[]string{"addons", "enable", ""}, []string{"dns", "storage", "metrics", "registry", "loadbalancer", "ingress", "gateway", "netpol"}},
 		{[]string{"addons", "disable", "in"}, []string{"ingress"}},
 		{[]string{"addons", "disable", "g"}, []string{"gateway"}},
+		{[]string{"addons", "disable", "n"}, []string{"netpol"}},
 		{[]string{"addons", "enable", "dns", ""}, nil},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
