@@ -141,6 +141,29 @@ func TestWalkthrough(t *testing.T) {
 		waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", httpPort), "hello.local", nil, "version v1")
 	})
 
+	step("09b the same through a Gateway and an HTTPRoute", func(t *testing.T) {
+		applyYAML(c, `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: web}
+spec:
+  gatewayClassName: traefik
+  listeners: [{name: http, protocol: HTTP, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: hello}
+spec:
+  parentRefs: [{name: web}]
+  hostnames: [hello.gateway.local]
+  rules: [{backendRefs: [{name: hello, port: 80}]}]
+`)
+		c.kubectl("wait", "gateway/web", "--for=condition=Programmed", "--timeout=120s")
+		httpPort, _, _ := addonPorts(c)
+		waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", httpPort), "hello.gateway.local", nil, "version v1")
+		// The Ingress beside it still answers.
+		waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", httpPort), "hello.local", nil, "version v1")
+	})
+
 	step("10 stop and start keep everything answering", func(t *testing.T) {
 		c.mustSkiff(2*time.Minute, "stop", "--name", c.name)
 		c.mustSkiff(5*time.Minute, "start", "--name", c.name)
@@ -151,6 +174,7 @@ func TestWalkthrough(t *testing.T) {
 		}
 		httpPort, _, _ := addonPorts(c)
 		waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", httpPort), "hello.local", nil, "version v1")
+		waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", httpPort), "hello.gateway.local", nil, "version v1")
 		if got := c.kubectl("exec", "db-0", "--", "/hello", "read", "/data/rows"); !strings.Contains(got, "row-1") {
 			t.Fatalf("volume data after restart: %q", got)
 		}
