@@ -159,6 +159,10 @@ func TestContainerdConfig(t *testing.T) {
 		{[]string{"plugins", cri, "registry", "config_path"}, registryHostsDir},
 		{[]string{"plugins", runtime, "containerd", "runtimes", "runc", "options", "SystemdCgroup"}, false},
 		{[]string{"plugins", runtime, "cni", "conf_dir"}, filepath.Dir(cniConfig)},
+		// Not containerd's 1 s: the shims' share of an idle node.
+		{[]string{"plugins", runtime, "stats_collect_period"}, "10s"},
+		// Cannot lower a score without CAP_SYS_RESOURCE.
+		{[]string{"plugins", runtime, "restrict_oom_score_adj"}, true},
 		{[]string{"grpc", "address"}, strings.TrimPrefix(k.ContainerRuntimeEndpoint, "unix://")},
 	} {
 		if got := lookup(c, tc.keys...); got != tc.want {
