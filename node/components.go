@@ -91,7 +91,8 @@ func booted() bool {
 }
 
 // components lists the node's processes. Order is the start order when their
-// dependencies allow; stop runs in reverse.
+// dependencies allow; Agent.stop stops the Kubernetes components together,
+// then the others in reverse.
 func components(c *Config, ip string) []component {
 	gates := featureGatesFlag(c.FeatureGates)
 	apiserver := []string{

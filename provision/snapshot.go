@@ -186,9 +186,9 @@ func (p *Provider) fillSnapshot(ctx context.Context, c container.InspectResponse
 // then pauses a node that nothing unpauses (an interrupted save left its
 // cluster paused so).
 func (p *Provider) paused(ctx context.Context, id string, seconds *float64, fn func() error) error {
-	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := p.docker.ContainerPause(uctx, id); err != nil {
+	if err := p.docker.ContainerPause(pctx, id); err != nil {
 		return fmt.Errorf("failed to pause the node: %w", err)
 	}
 	start := time.Now()
@@ -196,6 +196,9 @@ func (p *Provider) paused(ctx context.Context, id string, seconds *float64, fn f
 	if err == nil {
 		err = fn()
 	}
+	// Its own 30 s from now: the copy may take longer than the pause's.
+	uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer ucancel()
 	if uerr := p.docker.ContainerUnpause(uctx, id); uerr != nil {
 		err = errors.Join(err, fmt.Errorf("failed to unpause the node (`docker unpause %s` does it): %w", id[:12], uerr))
 	}

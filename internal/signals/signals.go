@@ -1,7 +1,7 @@
 // Package signals turns SIGINT, SIGTERM and SIGHUP into context
 // cancellation in two stages: the first signal cancels the command, a second
 // one also cancels the cleanup that the first started. SIGPIPE (whoever read
-// the output went away: `skiff create | head -1`) cancels the command like
+// the output went away: `skiff create 2>&1 | head -1`) cancels the command like
 // the others, but never the cleanup: every later write to the closed pipe
 // raises it again. Unhandled, it killed skiff on the spot, in the middle of
 // a create or a snapshot, leaving what it had made.
