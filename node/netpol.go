@@ -13,7 +13,7 @@ import (
 
 // netpolAddon is the netpol addon: the agent runs the NetworkPolicy
 // enforcer (package node/netpol) in-process while the node configuration
-// enables it. It starts once the API server is ready, and again or not at
+// enables it. It starts once the API server serves, and again or not at
 // all when `skiff-node addon enable|disable netpol` changes the
 // configuration and signals the agent (SIGHUP).
 type netpolAddon struct {
