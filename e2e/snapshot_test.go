@@ -201,7 +201,21 @@ func cloneOf(t *testing.T, name, snap, kubeconfig string) *cluster {
 	start := time.Now()
 	c.mustSkiff(6*time.Minute, "create", "--from", snap, "--name", name)
 	t.Logf("created cluster %s from snapshot %s in %s", name, snap, time.Since(start).Round(100*time.Millisecond))
+	assertAPIEndpoint(t, c)
 	return c
+}
+
+// assertAPIEndpoint checks, as soon as create returns, that the Service
+// "kubernetes" leads to this node alone. A clone starts with the
+// snapshot's endpoints, which name the node it was saved from (running on,
+// or reused by another cluster); kept for a lease's 15 s, they sent half of
+// a clone's API calls from pods there.
+func assertAPIEndpoint(t *testing.T, c *cluster) {
+	t.Helper()
+	ip := inspect(t, nodeOf(c), `{{(index .NetworkSettings.Networks "skiff").IPAddress}}`)
+	if got := c.kubectl("get", "endpointslice", "kubernetes", "-o", "jsonpath={.endpoints[*].addresses[*]}"); got != ip {
+		t.Errorf("%s: the Service kubernetes leads to %q, want this node's %s alone", c.name, got, ip)
+	}
 }
 
 // assertClone checks that a clone has the snapshot's app, Service and PVC

@@ -97,6 +97,16 @@ func components(c *Config, ip string) []component {
 	gates := featureGatesFlag(c.FeatureGates)
 	apiserver := []string{
 		"--advertise-address=" + ip,
+		// The Service "kubernetes" must point at this node's address alone
+		// from the API server's first second. The default reconciler keeps
+		// each address it has served from for its lease's 15 s, so after a
+		// clone, a restore or an engine restart that moved the node, pods
+		// that dialled kubernetes.default half the time reached the old
+		// address: for a clone, the running cluster it was copied from,
+		// which trusts the same CA and service-account key. master-count
+		// (deprecated upstream, present through 1.37) with its default of
+		// one API server replaces any other address at once.
+		"--endpoint-reconciler-type=master-count",
 		"--allow-privileged=true",
 		"--authorization-mode=Node,RBAC",
 		"--client-ca-file=" + pki("ca.crt"),
