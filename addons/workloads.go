@@ -11,8 +11,10 @@ import (
 // Workload is a Deployment, DaemonSet or StatefulSet an addon runs; the
 // addon is healthy when all of its workloads are ready.
 type Workload struct {
-	Kind, Namespace, Name string
-	Images                []string
+	Kind      string   `json:"kind"`
+	Namespace string   `json:"namespace"`
+	Name      string   `json:"name"`
+	Images    []string `json:"images,omitempty"`
 }
 
 // Workloads lists the workloads in a rendered addon manifest.

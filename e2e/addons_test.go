@@ -160,6 +160,49 @@ func TestAddons(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("the CLI judges addons by what the node reports", func(t *testing.T) {
+		c.t = t
+		// The node's agent lists each addon's workloads from its own
+		// manifests; a workload it names and the cluster lacks makes the
+		// addon unhealthy, whatever the CLI's own manifests say.
+		const file = "/var/lib/skiff/addons.json"
+		orig := run(t, time.Minute, nil, "docker", "exec", nodeOf(c), "cat", file)
+		if orig.code != 0 {
+			t.Fatalf("the node has no %s:\n%s", file, orig)
+		}
+		var reports []map[string]any
+		if err := json.Unmarshal([]byte(orig.stdout), &reports); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range reports {
+			if r["name"] == "dns" {
+				r["workloads"] = append(r["workloads"].([]any), map[string]any{"kind": "Deployment", "namespace": "kube-system", "name": "not-applied"})
+			}
+		}
+		changed, _ := json.Marshal(reports)
+		put := func(content string) {
+			if r := runStdin(t, content, "docker", "exec", "-i", nodeOf(c), "sh", "-c", "cat > "+file); r.code != 0 {
+				t.Fatalf("write %s:\n%s", file, r)
+			}
+		}
+		put(string(changed))
+		defer put(orig.stdout)
+		out := c.mustSkiff(time.Minute, "addons", "list", "--name", c.name, "-o", "json").stdout
+		var list []struct {
+			Name    string `json:"name"`
+			Healthy bool   `json:"healthy"`
+			Detail  string `json:"detail"`
+		}
+		if err := json.Unmarshal([]byte(out), &list); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range list {
+			if a.Name == "dns" && (a.Healthy || !strings.Contains(a.Detail, "not-applied")) {
+				t.Errorf("dns with a workload the cluster lacks: healthy=%t (%s)", a.Healthy, a.Detail)
+			}
+		}
+	})
 }
 
 const ingressYAML = `apiVersion: networking.k8s.io/v1

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/skiff-k8s/skiff/addons"
+	"github.com/skiff-k8s/skiff/internal/waitfor"
 )
 
 // addonCommand is `skiff-node addon enable|disable NAME`, run by the CLI
@@ -60,6 +61,9 @@ func setAddon(ctx context.Context, name string, enable bool) error {
 		if err := writeConfig(cfg); err != nil {
 			return err
 		}
+		if err := writeAddonReports(cfg); err != nil {
+			return err
+		}
 		return reloadAgent(ctx, enable)
 	}
 	ap, err := newApplier(kubeconfig("admin"))
@@ -100,7 +104,10 @@ func setAddon(ctx context.Context, name string, enable bool) error {
 			}
 		}
 	}
-	return writeConfig(cfg)
+	if err := writeConfig(cfg); err != nil {
+		return err
+	}
+	return writeAddonReports(cfg)
 }
 
 func writeConfig(cfg *Config) error {
@@ -119,23 +126,22 @@ func reloadAgent(ctx context.Context, enable bool) error {
 		return fmt.Errorf("failed to signal the node agent: %w", err)
 	}
 	sent := time.Now()
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
+	err := waitfor.Poll(ctx, 100*time.Millisecond, func(context.Context) (bool, string, error) {
 		var st Status
-		if data, err := os.ReadFile(StatusFile); err == nil && json.Unmarshal(data, &st) == nil && st.Updated.After(sent) {
-			np := st.NetworkPolicy
-			switch {
-			case !enable && np == nil, enable && np != nil && np.Enforcing:
-				return nil
-			case enable && np != nil && np.Error != "":
-				return fmt.Errorf("the node agent failed to start the NetworkPolicy enforcer: %s", np.Error)
-			}
+		if data, err := os.ReadFile(StatusFile); err != nil || json.Unmarshal(data, &st) != nil || !st.Updated.After(sent) {
+			return false, "no status since the signal", nil
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("the node agent did not apply the change: %w", ctx.Err())
-		case <-t.C:
+		np := st.NetworkPolicy
+		switch {
+		case !enable && np == nil, enable && np != nil && np.Enforcing:
+			return true, "", nil
+		case enable && np != nil && np.Error != "":
+			return false, "", fmt.Errorf("the node agent failed to start the NetworkPolicy enforcer: %s", np.Error)
 		}
+		return false, "the enforcer is not there yet", nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("the node agent did not apply the change: %w", err)
 	}
+	return err
 }

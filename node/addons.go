@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/skiff-k8s/skiff/addons"
+	"github.com/skiff-k8s/skiff/internal/waitfor"
 )
 
 const (
@@ -203,23 +204,21 @@ func addonManifest(dir, name string, v addons.Values) ([]byte, error) {
 func kubectl(ctx context.Context, run runFunc, args ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, applyTimeout)
 	defer cancel()
-	for attempt := 1; ; attempt++ {
+	attempt := 0
+	err := waitfor.Poll(ctx, applyInterval, func(ctx context.Context) (bool, string, error) {
+		attempt++
 		actx, acancel := context.WithTimeout(ctx, applyAttempt)
+		defer acancel()
 		out, err := run(actx, exec.Command("/usr/local/bin/kubectl", append([]string{"--kubeconfig", kubeconfig("admin")}, args...)...))
-		acancel()
-		if err == nil {
-			return nil
+		if err != nil {
+			return false, fmt.Sprintf("kubectl %s (attempt %d): %v: %s", strings.Join(args, " "), attempt, err, bytes.TrimSpace(out)), nil
 		}
-		err = fmt.Errorf("kubectl %s (attempt %d): %w: %s", strings.Join(args, " "), attempt, err, bytes.TrimSpace(out))
-		select {
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fmt.Errorf("gave up after %s: %w", applyTimeout, err)
-			}
-			return err
-		case <-time.After(applyInterval):
-		}
+		return true, "", nil
+	})
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("gave up after %s: %w", applyTimeout, err)
 	}
+	return err
 }
 
 // writeFileAtomic replaces path with data, mode perm, through a new

@@ -108,6 +108,9 @@ func newAgent() (*Agent, error) {
 	if err := writeConfigs(cfg, cgroupRoot); err != nil {
 		return nil, err
 	}
+	if err := writeAddonReports(cfg); err != nil {
+		return nil, err
+	}
 	log.Printf("node %s: IP %s, cgroup root %s", cfg.NodeName, ip, cgroupRoot)
 	return &Agent{
 		cfg:     cfg,

@@ -22,6 +22,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiff-k8s/skiff/internal/waitfor"
 )
 
 // fieldManager is the server-side apply manager of the addons' objects.
@@ -196,17 +198,17 @@ func (a *applier) labelNode(ctx context.Context, name, label string) error {
 	defer cancel()
 	patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:""}}}`, label)
 	nodes := a.dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "nodes"})
-	for {
+	err := waitfor.Poll(ctx, applyInterval, func(ctx context.Context) (bool, string, error) {
 		_, err := nodes.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: fieldManager})
-		if err == nil {
-			return nil
+		if err != nil {
+			return false, err.Error(), nil
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("label node %s: %w (last error: %v)", name, ctx.Err(), err)
-		case <-time.After(applyInterval):
-		}
+		return true, "", nil
+	})
+	if err != nil {
+		return fmt.Errorf("label node %s: %w", name, err)
 	}
+	return nil
 }
 
 // decodeManifest splits a multi-document YAML stream into objects, skipping

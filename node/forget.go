@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/skiff-k8s/skiff/internal/waitfor"
 )
 
 // ForgetPodsFile, when present at boot, makes the agent remove every pod
@@ -46,16 +48,15 @@ func forgetPods(ctx context.Context, socket string) error {
 	cri := runtime.NewRuntimeServiceClient(conn)
 	var list *runtime.ListPodSandboxResponse
 	// containerd's socket answers before its CRI plugin has loaded.
-	for {
+	err = waitfor.Poll(ctx, 100*time.Millisecond, func(ctx context.Context) (bool, string, error) {
 		list, err = cri.ListPodSandbox(ctx, &runtime.ListPodSandboxRequest{})
-		if status.Code(err) != codes.Unavailable {
-			break
+		if status.Code(err) == codes.Unavailable {
+			return false, err.Error(), nil
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("the CRI did not answer within %s: %w", forgetTimeout, err)
-		case <-time.After(100 * time.Millisecond):
-		}
+		return true, "", err
+	})
+	if ctx.Err() != nil {
+		return fmt.Errorf("the CRI did not answer within %s: %w", forgetTimeout, err)
 	}
 	if err != nil {
 		return fmt.Errorf("failed to list pod sandboxes: %w", err)

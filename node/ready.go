@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/skiff-k8s/skiff/internal/waitfor"
 )
 
 // readyCheck returns nil once a component serves.
@@ -82,20 +84,15 @@ func httpReady(url string, tlsc tlsConfig) readyCheck {
 func waitReady(ctx context.Context, check readyCheck, abort func() error, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	err := waitfor.Poll(ctx, 100*time.Millisecond, func(ctx context.Context) (bool, string, error) {
 		err := check(ctx)
 		if err == nil {
-			return nil
+			return true, "", nil
 		}
-		if err := abort(); err != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("not ready after %s: %w", timeout, err)
-		case <-tick.C:
-		}
+		return false, err.Error(), abort()
+	})
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("not ready after %s: %w", timeout, err)
 	}
+	return err
 }

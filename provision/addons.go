@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
@@ -55,17 +56,14 @@ func (p *Provider) Addons(ctx context.Context, name string) ([]AddonStatus, erro
 }
 
 func (p *Provider) addonStatuses(ctx context.Context, name string, cs *kubernetes.Clientset) ([]AddonStatus, error) {
-	nc, err := p.nodeConfig(ctx, name)
+	reports, err := p.addonReports(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	var out []AddonStatus
-	for _, a := range addons.Names() {
-		st := AddonStatus{Name: a, Enabled: node.AddonEnabled(nc, a)}
-		workloads, err := workloadsOf(nc, a)
-		if err != nil {
-			return nil, err
-		}
+	for _, r := range reports {
+		a, workloads := r.Name, r.Workloads
+		st := AddonStatus{Name: a, Enabled: r.Enabled}
 		var versions []string
 		for _, w := range workloads {
 			for _, img := range w.Images {
@@ -75,7 +73,7 @@ func (p *Provider) addonStatuses(ctx context.Context, name string, cs *kubernete
 			}
 		}
 		st.Version = strings.Join(versions, ",")
-		if addons.InAgent(a) {
+		if r.InAgent {
 			st.Version = moduleVersion(netpolEngine)
 			if st.Enabled {
 				st.Healthy, st.Detail = p.netpolHealth(ctx, name)
@@ -160,13 +158,17 @@ func (p *Provider) SetAddon(ctx context.Context, name, addon string, enable bool
 	if !enable {
 		return nil
 	}
-	nc, err := p.nodeConfig(ctx, name)
+	reports, err := p.addonReports(ctx, name)
 	if err != nil {
 		return err
 	}
-	workloads, err := workloadsOf(nc, addon)
-	if err != nil {
-		return err
+	var workloads []addons.Workload
+	ingress := false
+	for _, r := range reports {
+		if r.Name == addon {
+			workloads = r.Workloads
+		}
+		ingress = ingress || r.Name == "ingress" && r.Enabled
 	}
 	cs, err := p.clientset(ctx, name)
 	if err != nil {
@@ -177,7 +179,7 @@ func (p *Provider) SetAddon(ctx context.Context, name, addon string, enable bool
 	return poll(wctx, func(ctx context.Context) (bool, string, error) {
 		ok, why, err := workloadsReady(ctx, cs, workloads, time.Time{}, nil)
 		// Without the ingress addon nothing serves the class.
-		if ok && addon == "gateway" && node.AddonEnabled(nc, "ingress") {
+		if ok && addon == "gateway" && ingress {
 			why = unacceptedGatewayClass(ctx, cs)
 			ok = why == ""
 		}
@@ -185,34 +187,39 @@ func (p *Provider) SetAddon(ctx context.Context, name, addon string, enable bool
 	})
 }
 
-// addonWorkloads lists the workloads of the addons the node config
-// enables, except those named in skip.
-func addonWorkloads(nc *node.Config, skip ...string) ([]addons.Workload, error) {
-	var out []addons.Workload
-	for _, a := range addons.Names() {
-		if !node.AddonEnabled(nc, a) || slices.Contains(skip, a) {
-			continue
+// addonReports are the node's addons and the workloads each runs, as its
+// agent wrote them (node.AddonReportFile). A node whose agent predates
+// that file (a cluster made by an older skiff) is judged by this build's
+// manifests, as skiff did before.
+func (p *Provider) addonReports(ctx context.Context, name string) ([]node.AddonReport, error) {
+	data, err := p.readNodeFile(ctx, name, node.AddonReportFile)
+	if cerrdefs.IsNotFound(err) {
+		nc, nerr := p.nodeConfig(ctx, name)
+		if nerr != nil {
+			return nil, nerr
 		}
-		w, err := workloadsOf(nc, a)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, w...)
+		return node.AddonReports(nc)
 	}
-	return out, nil
-}
-
-// workloadsOf renders an addon for the node and lists its workloads.
-func workloadsOf(nc *node.Config, addon string) ([]addons.Workload, error) {
-	v := node.AddonValues(nc, nil)
-	if addons.Requires(addon, v) != nil {
-		return nil, nil // the agent skips it too (a node config from an older skiff)
-	}
-	rendered, err := addons.Render(addon, v)
 	if err != nil {
 		return nil, err
 	}
-	return addons.Workloads(rendered)
+	var reports []node.AddonReport
+	if err := json.Unmarshal(data, &reports); err != nil {
+		return nil, fmt.Errorf("failed to parse the node's %s: %w", node.AddonReportFile, err)
+	}
+	return reports, nil
+}
+
+// enabledWorkloads are the workloads of the enabled addons, except those
+// named in skip.
+func enabledWorkloads(reports []node.AddonReport, skip ...string) []addons.Workload {
+	var out []addons.Workload
+	for _, r := range reports {
+		if r.Enabled && !slices.Contains(skip, r.Name) {
+			out = append(out, r.Workloads...)
+		}
+	}
+	return out
 }
 
 func (p *Provider) clientset(ctx context.Context, name string) (*kubernetes.Clientset, error) {

@@ -24,6 +24,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
+
+	"github.com/skiff-k8s/skiff/internal/waitfor"
 )
 
 // Opening is how the host reaches a Service now.
@@ -195,20 +197,20 @@ func loadBalancerURL(ctx context.Context, svc *corev1.Service) string {
 	ctx, cancel := context.WithTimeout(ctx, lbReachTimeout)
 	defer cancel()
 	var d net.Dialer
-	for {
+	err := waitfor.Poll(ctx, 250*time.Millisecond, func(ctx context.Context) (bool, string, error) {
 		dialCtx, cancelDial := context.WithTimeout(ctx, time.Second)
+		defer cancelDial()
 		conn, err := d.DialContext(dialCtx, "tcp", addr)
-		cancelDial()
-		if err == nil {
-			conn.Close()
-			return scheme(svc.Spec.Ports[0].Port) + addr + "/"
+		if err != nil {
+			return false, err.Error(), nil
 		}
-		select {
-		case <-ctx.Done():
-			return ""
-		case <-time.After(250 * time.Millisecond):
-		}
+		conn.Close()
+		return true, "", nil
+	})
+	if err != nil {
+		return ""
 	}
+	return scheme(svc.Spec.Ports[0].Port) + addr + "/"
 }
 
 func scheme(port int32) string {

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/skiff-k8s/skiff/internal/waitfor"
 	"github.com/skiff-k8s/skiff/node"
 )
 
@@ -30,27 +31,8 @@ func clientFor(kubeconfigYAML []byte) (*kubernetes.Clientset, error) {
 
 // poll calls check every pollInterval until it reports done, returns an
 // error, or ctx ends; the last "not yet" reason is in the timeout error.
-func poll(ctx context.Context, check func(context.Context) (done bool, why string, err error)) error {
-	t := time.NewTicker(pollInterval)
-	defer t.Stop()
-	why := "no answer yet"
-	for {
-		done, w, err := check(ctx)
-		if err != nil {
-			return err
-		}
-		if done {
-			return nil
-		}
-		if w != "" {
-			why = w
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %w", why, ctx.Err())
-		case <-t.C:
-		}
-	}
+func poll(ctx context.Context, check waitfor.Check) error {
+	return waitfor.Poll(ctx, pollInterval, check)
 }
 
 func (r *createRun) client() (*kubernetes.Clientset, error) {
@@ -132,10 +114,11 @@ func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, clu
 	if !all {
 		skip = []string{"metrics"}
 	}
-	workloads, err := addonWorkloads(nc, skip...)
+	reports, err := p.addonReports(ctx, cluster)
 	if err != nil {
 		return err
 	}
+	workloads := enabledWorkloads(reports, skip...)
 	c, err := p.docker.ContainerInspect(ctx, NodeName(cluster))
 	if err != nil {
 		return fmt.Errorf("failed to inspect node: %w", err)
