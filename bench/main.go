@@ -83,7 +83,7 @@ func bench(ctx context.Context, o options) error {
 		return fmt.Errorf("test app: %w", err)
 	}
 	e := &benchEnv{
-		p:          provision.NewProvider(docker, cli.NewStatus(os.Stderr), nil),
+		p:          provision.NewProvider(docker, cli.NewSteps(os.Stderr), nil),
 		image:      nodeImage,
 		app:        app,
 		kubeconfig: o.kubeconfig,

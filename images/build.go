@@ -24,7 +24,6 @@ import (
 
 	"github.com/docker/docker/client"
 
-	"github.com/skiff-k8s/skiff/internal/cli"
 	"github.com/skiff-k8s/skiff/internal/digest"
 	"github.com/skiff-k8s/skiff/internal/textutil"
 )
@@ -54,7 +53,11 @@ func recipeFiles() [][]byte {
 type Builder struct {
 	Docker   *client.Client
 	CacheDir string
-	Status   *cli.Status
+	// Status shows each build step as it begins and ends (cli.Steps).
+	Status interface {
+		Start(step string)
+		End(ok bool)
+	}
 	// Agent is the skiff-node executable installed as the image's entrypoint.
 	Agent string
 	Force bool

@@ -127,7 +127,7 @@ func reloadAgent(ctx context.Context, enable bool) error {
 	}
 	sent := time.Now()
 	err := waitfor.Poll(ctx, 100*time.Millisecond, func(context.Context) (bool, string, error) {
-		var st Status
+		var st AgentStatus
 		if data, err := os.ReadFile(StatusFile); err != nil || json.Unmarshal(data, &st) != nil || !st.Updated.After(sent) {
 			return false, "no status since the signal", nil
 		}

@@ -46,7 +46,7 @@ func Main(args []string) int {
 	if err != nil {
 		log.Printf("boot failed: %v", err)
 		// Updated: the CLI ignores a status older than the node's start.
-		writeStatus(Status{Phase: "Failed", Error: err.Error(), Updated: time.Now()})
+		writeStatus(AgentStatus{Phase: "Failed", Error: err.Error(), Updated: time.Now()})
 		// Stay alive so `skiff export logs` and `docker exec` can look.
 		<-ctx.Done()
 		return 1
@@ -316,8 +316,8 @@ func (a *Agent) stopUnit(u component, timeout time.Duration) {
 	}
 }
 
-// Status is the agent's report, read by `skiff status`.
-type Status struct {
+// AgentStatus is the agent's report, read by `skiff status`.
+type AgentStatus struct {
 	Phase      string             `json:"phase"`
 	Error      string             `json:"error,omitempty"`
 	NodeIP     string             `json:"nodeIP,omitempty"`
@@ -360,7 +360,7 @@ func (a *Agent) writeStatus() {
 	a.statusMu.Lock()
 	defer a.statusMu.Unlock()
 	a.mu.Lock()
-	s := Status{Phase: a.phase, Error: a.startErr, NodeIP: a.ip, ReadyAfter: map[string]float64{}, Cgroups: a.cgroups, Updated: time.Now()}
+	s := AgentStatus{Phase: a.phase, Error: a.startErr, NodeIP: a.ip, ReadyAfter: map[string]float64{}, Cgroups: a.cgroups, Updated: time.Now()}
 	for n, d := range a.ready {
 		s.ReadyAfter[n] = d.Seconds()
 	}
@@ -375,7 +375,7 @@ func (a *Agent) writeStatus() {
 	writeStatus(s)
 }
 
-func writeStatus(s Status) {
+func writeStatus(s AgentStatus) {
 	data, _ := json.MarshalIndent(s, "", "  ")
 	tmp := StatusFile + ".tmp"
 	if os.WriteFile(tmp, data, 0o644) == nil {

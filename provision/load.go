@@ -41,8 +41,8 @@ const (
 	inspectTimeout = 30 * time.Second
 )
 
-// NodeImage is one image in the node's containerd, as the kubelet sees it.
-type NodeImage struct {
+// ClusterImage is one image in the node's containerd, as the kubelet sees it.
+type ClusterImage struct {
 	Ref    string `json:"ref"`    // empty: known only by ID
 	ID     string `json:"id"`     // config digest: Docker's image ID
 	Digest string `json:"digest"` // the manifest or index digest
@@ -276,7 +276,7 @@ func importedRefs(file string, imgs []archiveImage, have nodeRefs) ([]string, er
 
 // Images lists the images in the node's containerd, sorted by reference;
 // CRI's own sha256:ID references show as the ID of the image they match.
-func (p *Provider) Images(ctx context.Context, cluster string) ([]NodeImage, error) {
+func (p *Provider) Images(ctx context.Context, cluster string) ([]ClusterImage, error) {
 	if err := p.running(ctx, cluster); err != nil {
 		return nil, err
 	}
@@ -291,7 +291,7 @@ func (p *Provider) Images(ctx context.Context, cluster string) ([]NodeImage, err
 		}
 	}
 	named := map[string]bool{}
-	out := []NodeImage{}
+	out := []ClusterImage{}
 	for _, img := range list {
 		if !isID(img.Ref) {
 			img.ID = idOf[img.Digest]
@@ -301,7 +301,7 @@ func (p *Provider) Images(ctx context.Context, cluster string) ([]NodeImage, err
 	}
 	for _, img := range list {
 		if isID(img.Ref) && !named[img.Digest] {
-			out = append(out, NodeImage{ID: img.Ref, Digest: img.Digest, Size: img.Size})
+			out = append(out, ClusterImage{ID: img.Ref, Digest: img.Digest, Size: img.Size})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -348,7 +348,7 @@ func (p *Provider) nodeRefs(ctx context.Context, cluster string) (nodeRefs, erro
 
 // ctrImages parses `ctr images ls`: REF TYPE DIGEST SIZE(2 words)
 // PLATFORMS LABELS. ctr has no machine-readable output.
-func (p *Provider) ctrImages(ctx context.Context, cluster string) ([]NodeImage, error) {
+func (p *Provider) ctrImages(ctx context.Context, cluster string) ([]ClusterImage, error) {
 	var out bytes.Buffer
 	cmd := []string{ctrPath, "--namespace", criNamespace, "images", "ls"}
 	if err := engine.Run(ctx, p.docker, NodeName(cluster), cmd, engine.ExecOptions{Stdout: &out, Timeout: ctrTimeout}); err != nil {
@@ -357,8 +357,8 @@ func (p *Provider) ctrImages(ctx context.Context, cluster string) ([]NodeImage, 
 	return parseCtrImages(out.String())
 }
 
-func parseCtrImages(out string) ([]NodeImage, error) {
-	var list []NodeImage
+func parseCtrImages(out string) ([]ClusterImage, error) {
+	var list []ClusterImage
 	for i, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		f := strings.Fields(line)
 		if i == 0 || len(f) == 0 {
@@ -371,7 +371,7 @@ func parseCtrImages(out string) ([]NodeImage, error) {
 		if err != nil {
 			return nil, fmt.Errorf("unexpected size in ctr images ls line %q: %w", line, err)
 		}
-		list = append(list, NodeImage{Ref: f[0], Digest: f[2], Size: size})
+		list = append(list, ClusterImage{Ref: f[0], Digest: f[2], Size: size})
 	}
 	return list, nil
 }

@@ -33,7 +33,7 @@ func TestParseCtrImages(t *testing.T) {
 	if len(list) != 4 {
 		t.Fatalf("got %d images, want 4: %+v", len(list), list)
 	}
-	want := NodeImage{Ref: "registry.k8s.io/pause:3.10.2", Digest: "sha256:57d31e77e10079277b09705a5525a28ca78b4633ee268e5526610bd363935239", Size: 365 << 10}
+	want := ClusterImage{Ref: "registry.k8s.io/pause:3.10.2", Digest: "sha256:57d31e77e10079277b09705a5525a28ca78b4633ee268e5526610bd363935239", Size: 365 << 10}
 	if list[1] != want {
 		t.Errorf("pause = %+v, want %+v", list[1], want)
 	}

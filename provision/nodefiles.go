@@ -50,7 +50,7 @@ func (p *Provider) readContainerFile(ctx context.Context, id, file string) ([]by
 
 // nodeStatus reads the agent's status report, refusing one written before
 // the container's last start (left from the previous boot).
-func (p *Provider) nodeStatus(ctx context.Context, name string) (*node.Status, error) {
+func (p *Provider) nodeStatus(ctx context.Context, name string) (*node.AgentStatus, error) {
 	c, err := p.docker.ContainerInspect(ctx, NodeName(name))
 	if err != nil {
 		return nil, err
@@ -59,7 +59,7 @@ func (p *Provider) nodeStatus(ctx context.Context, name string) (*node.Status, e
 	if err != nil {
 		return nil, err
 	}
-	var s node.Status
+	var s node.AgentStatus
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("failed to parse node status: %w", err)
 	}

@@ -3,29 +3,41 @@ package provision
 import (
 	"context"
 	"fmt"
-	cerrdefs "github.com/containerd/errdefs"
-	"io"
 	"sort"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
-
-	"github.com/skiff-k8s/skiff/internal/cli"
 )
 
 // Provider manages skiff clusters on one Docker engine.
 type Provider struct {
 	docker *client.Client
-	status *cli.Status
+	status Steps
 	logf   func(format string, args ...any)
 }
 
+// Steps is where a long operation (create, start, snapshot) reports each
+// step as it begins and ends; cli.Steps shows them to people.
+type Steps interface {
+	// Start begins a step, ending the previous one as successful.
+	Start(step string)
+	// End finishes the current step, if any.
+	End(ok bool)
+}
+
+// quiet reports nothing.
+type quiet struct{}
+
+func (quiet) Start(string) {}
+func (quiet) End(bool)     {}
+
 // NewProvider returns a provider that reports steps on status (nil: quiet)
 // and detail through logf (nil: none).
-func NewProvider(docker *client.Client, status *cli.Status, logf func(string, ...any)) *Provider {
+func NewProvider(docker *client.Client, status Steps, logf func(string, ...any)) *Provider {
 	if status == nil {
-		status = cli.NewStatus(io.Discard)
+		status = quiet{}
 	}
 	if logf == nil {
 		logf = func(string, ...any) {}

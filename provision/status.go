@@ -10,8 +10,8 @@ import (
 	"github.com/skiff-k8s/skiff/node"
 )
 
-// Status is what `skiff status` shows about one cluster.
-type Status struct {
+// ClusterStatus is what `skiff status` shows about one cluster.
+type ClusterStatus struct {
 	Name       string `json:"name"`
 	State      string `json:"state"`
 	Node       string `json:"node"`
@@ -40,12 +40,12 @@ type Status struct {
 
 // Status reports a cluster's container, addresses, versions and the state
 // and restarts of each component as the node agent last reported them.
-func (p *Provider) Status(ctx context.Context, name string) (*Status, error) {
+func (p *Provider) Status(ctx context.Context, name string) (*ClusterStatus, error) {
 	c, err := p.node(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	s := &Status{
+	s := &ClusterStatus{
 		Name:            name,
 		State:           c.State.Status,
 		Node:            NodeName(name),

@@ -77,7 +77,7 @@ func (p *Provider) waitAPIServer(ctx context.Context, cs *kubernetes.Clientset, 
 // nodeFailed returns the node agent's boot failure, or an error if the node
 // container is no longer running. Otherwise it returns the agent's status
 // report, nil while the agent has not reported since the node started.
-func (p *Provider) nodeFailed(ctx context.Context, cluster string) (*node.Status, error) {
+func (p *Provider) nodeFailed(ctx context.Context, cluster string) (*node.AgentStatus, error) {
 	c, err := p.docker.ContainerInspect(ctx, NodeName(cluster))
 	if err != nil {
 		return nil, fmt.Errorf("inspect node: %w", err)

@@ -127,7 +127,7 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 // (about a second) when only the base image exists, as after an upgrade of
 // skiff.
 func ensureAgentLayer(cmd *cobra.Command, s Streams, p *provision.Provider) (string, error) {
-	b, m, err := builder("", p.Docker(), cli.NewStatus(s.Err))
+	b, m, err := builder("", p.Docker(), cli.NewSteps(s.Err))
 	if err != nil {
 		return "", err
 	}

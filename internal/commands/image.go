@@ -39,7 +39,7 @@ func newImageBuildCommand(s Streams) *cobra.Command {
 				return err
 			}
 			defer docker.Close()
-			b, m, err := builder(flags.kubernetesVersion, docker, cli.NewStatus(s.Err))
+			b, m, err := builder(flags.kubernetesVersion, docker, cli.NewSteps(s.Err))
 			if err != nil {
 				return err
 			}
@@ -165,7 +165,7 @@ func defaultImage() (string, error) {
 
 // builder returns a node image builder whose agent is this skiff, and the
 // manifest it builds from for the Kubernetes version ("": the default).
-func builder(version string, docker *client.Client, status *cli.Status) (*images.Builder, *images.Manifest, error) {
+func builder(version string, docker *client.Client, status *cli.Steps) (*images.Builder, *images.Manifest, error) {
 	m, err := images.Resolved(version)
 	if err != nil {
 		return nil, nil, err

@@ -22,7 +22,7 @@ func newProvider(cmd *cobra.Command, s Streams, root *rootFlags) (*provision.Pro
 	if root.verbose {
 		logf = func(format string, args ...any) { fmt.Fprintf(s.Err, format+"\n", args...) }
 	}
-	return provision.NewProvider(docker, cli.NewStatus(s.Err), logf), func() { docker.Close() }, nil
+	return provision.NewProvider(docker, cli.NewSteps(s.Err), logf), func() { docker.Close() }, nil
 }
 
 // nameFlag adds the --name flag every per-cluster command has, completed

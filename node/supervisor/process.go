@@ -85,8 +85,8 @@ type Process struct {
 	onRestartDelay func(time.Duration)
 }
 
-// Status is the state of a Process as shown by `skiff status`.
-type Status struct {
+// ProcessState is the state of a Process as shown by `skiff status`.
+type ProcessState struct {
 	Name      string
 	Running   bool
 	PID       int
@@ -272,10 +272,10 @@ func (p *Process) signalLocked(sig syscall.Signal) error {
 }
 
 // Status returns the current state of the process.
-func (p *Process) Status() Status {
+func (p *Process) Status() ProcessState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return Status{
+	return ProcessState{
 		Name:      p.Name,
 		Running:   p.running,
 		PID:       p.pid,

@@ -200,7 +200,7 @@ func TestProcessStopNeverStarted(t *testing.T) {
 			t.Fatalf("Stop: %v", err)
 		}
 	}
-	if st := p.Status(); st != (Status{}) {
+	if st := p.Status(); st != (ProcessState{}) {
 		t.Fatalf("status %+v, want zero", st)
 	}
 	if err := p.Signal(syscall.SIGTERM); !errors.Is(err, ErrNotRunning) {

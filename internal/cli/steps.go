@@ -13,9 +13,9 @@ import (
 	"github.com/schollz/progressbar/v3"
 )
 
-// Status shows one step at a time. Start ends the previous step as done;
+// Steps shows one step at a time. Start ends the previous step as done;
 // End(false) marks the current step failed. The zero value is not usable.
-type Status struct {
+type Steps struct {
 	mu      sync.Mutex
 	out     io.Writer
 	tty     bool
@@ -24,9 +24,9 @@ type Status struct {
 	bar     *progressbar.ProgressBar
 }
 
-// NewStatus writes to w, with a spinner when w is a terminal.
-func NewStatus(w io.Writer) *Status {
-	return &Status{out: w, tty: IsTerminal(w)}
+// NewSteps writes to w, with a spinner when w is a terminal.
+func NewSteps(w io.Writer) *Steps {
+	return &Steps{out: w, tty: IsTerminal(w)}
 }
 
 // IsTerminal reports whether w is a terminal.
@@ -36,7 +36,7 @@ func IsTerminal(w io.Writer) bool {
 }
 
 // Start begins a step, ending the previous one as successful.
-func (s *Status) Start(msg string) {
+func (s *Steps) Start(msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.end(true)
@@ -56,13 +56,13 @@ func (s *Status) Start(msg string) {
 }
 
 // End finishes the current step, if any.
-func (s *Status) End(ok bool) {
+func (s *Steps) End(ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.end(ok)
 }
 
-func (s *Status) end(ok bool) {
+func (s *Steps) end(ok bool) {
 	if s.msg == "" {
 		return
 	}
