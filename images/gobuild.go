@@ -3,6 +3,7 @@ package images
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path"
@@ -77,6 +78,20 @@ func (b *Builder) buildGo(ctx context.Context, c GoComponent) (string, error) {
 	return out, os.RemoveAll(work)
 }
 
+// BuildGo compiles component c the way the node image's components are
+// built (a throwaway module with upstream's replace directives) into a
+// directory under cacheDir/bin keyed by name, version and spec, reused once
+// complete, and returns that directory. It is for binaries outside the node
+// image, such as Kubernetes' own e2e specs; the go commands' output goes to
+// log.
+func BuildGo(ctx context.Context, cacheDir string, log io.Writer, c GoComponent) (string, error) {
+	if log == nil {
+		log = io.Discard
+	}
+	b := &Builder{CacheDir: cacheDir, log: log}
+	return b.buildGo(ctx, c)
+}
+
 // throwawayGoMod writes a go.mod that requires the component and carries the
 // upstream module's replace directives: local ones (./staging/..., ../api)
 // point at the published module at the staging version instead.
@@ -121,23 +136,45 @@ func (b *Builder) downloadGoMod(ctx context.Context, module, version string) ([]
 }
 
 // writeMain writes the package that makes `go mod tidy` keep the component:
-// the component's own main from the recipe, otherwise a tools file importing
-// every main package to build.
+// the component's own main (MainSource, or a file from the recipe), and a
+// tools file importing every other main package to build.
 func writeMain(dir string, c GoComponent) error {
+	main := c.MainSource
 	if c.Main != "" {
 		data, err := recipe.ReadFile(path.Join("recipe", c.Main))
 		if err != nil {
 			return fmt.Errorf("failed to read main %s of %s: %w", c.Main, c.Name, err)
 		}
-		return os.WriteFile(filepath.Join(dir, "main.go"), data, 0o644)
+		main = data
 	}
+	pkg := "tools"
+	if main != nil {
+		if err := os.WriteFile(filepath.Join(dir, "main.go"), main, 0o644); err != nil {
+			return fmt.Errorf("failed to write main of %s: %w", c.Name, err)
+		}
+		// One directory holds one package.
+		pkg = "main"
+	}
+	var imports []string
+	for _, p := range c.Binaries {
+		if p != "." {
+			imports = append(imports, p)
+		}
+	}
+	if len(imports) == 0 {
+		return nil
+	}
+	sort.Strings(imports)
 	var s strings.Builder
-	s.WriteString("//go:build tools\n\npackage tools\n\nimport (\n")
-	for _, pkg := range c.Binaries {
-		fmt.Fprintf(&s, "\t_ %q\n", pkg)
+	fmt.Fprintf(&s, "//go:build tools\n\npackage %s\n\nimport (\n", pkg)
+	for _, p := range imports {
+		fmt.Fprintf(&s, "\t_ %q\n", p)
 	}
 	s.WriteString(")\n")
-	return os.WriteFile(filepath.Join(dir, "tools.go"), []byte(s.String()), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "tools.go"), []byte(s.String()), 0o644); err != nil {
+		return fmt.Errorf("failed to write tools file of %s: %w", c.Name, err)
+	}
+	return nil
 }
 
 func buildTags(c GoComponent) string {

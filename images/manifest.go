@@ -66,6 +66,10 @@ type GoComponent struct {
 	// main package, for binaries upstream does not ship as a main package
 	// (a multi-call Kubernetes, CoreDNS with a subset of plugins).
 	Main string `yaml:"main" json:",omitempty"`
+	// MainSource, for components built outside the node image (the e2e
+	// suite's Kubernetes specs), is the main package's source itself; it
+	// is part of specHash through the JSON encoding.
+	MainSource []byte `yaml:"-" json:",omitempty"`
 	// Image, when set, packs the binaries into an image archive preloaded
 	// into the node's containerd instead of installing them on the node.
 	Image *ImageSpec `yaml:"image" json:",omitempty"`
