@@ -1,25 +1,19 @@
 package provision
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/volume"
 
 	"github.com/skiff-k8s/skiff/images"
 	"github.com/skiff-k8s/skiff/internal/signals"
-	"github.com/skiff-k8s/skiff/node"
 	"github.com/skiff-k8s/skiff/provision/kubeconfig"
 	"github.com/skiff-k8s/skiff/provision/pki"
 )
@@ -265,118 +259,6 @@ func checkFeatureGates(gates map[string]bool, known string) error {
 	return nil
 }
 
-// choosePorts picks the ports left to skiff: a free API server port and the
-// addon ports. It runs under the host lock, and skips ports another skiff
-// cluster has published (Docker may hold them without a listening socket,
-// or the cluster may be stopped).
-func (r *createRun) choosePorts(ctx context.Context) error {
-	reserved, err := r.p.reservedPorts(ctx)
-	if err != nil {
-		return err
-	}
-	if r.cfg.APIServerPort == 0 {
-		if r.cfg.APIServerPort, err = freePort(r.cfg.APIServerAddress); err != nil {
-			return err
-		}
-	}
-	return r.addonPorts(reserved)
-}
-
-// addonPorts publishes the ingress and registry ports on 127.0.0.1, for
-// the addons that are on: the requested port, else the usual one when free,
-// else a free one. A kind extraPortMapping of the ingress node ports takes
-// precedence. The registry listens in the node on the same port as on the
-// host, so localhost:PORT/image names the same image on both.
-func (r *createRun) addonPorts(reserved map[int]bool) error {
-	for _, a := range []struct {
-		addon             string
-		node, want, usual int
-	}{
-		{"ingress", NodeHTTPPort, r.cfg.HTTPPort, 80},
-		{"ingress", NodeHTTPSPort, r.cfg.HTTPSPort, 443},
-		{"registry", 0, r.cfg.RegistryPort, 5001},
-	} {
-		if !r.cfg.addonEnabled(a.addon) {
-			if a.node == 0 {
-				r.cfg.RegistryPort = 0
-			}
-			continue
-		}
-		if a.node != 0 && slices.ContainsFunc(r.cfg.PortMappings, func(pm PortMapping) bool { return pm.ContainerPort == a.node }) {
-			continue
-		}
-		port := a.want
-		switch {
-		case port != 0:
-			if err := portFree("127.0.0.1", port); err != nil {
-				return err
-			}
-		case !reserved[a.usual] && portFree("127.0.0.1", a.usual) == nil:
-			port = a.usual
-		default:
-			p, err := freePort("127.0.0.1")
-			if err != nil {
-				return err
-			}
-			port = p
-		}
-		node := a.node
-		if node == 0 {
-			node, r.cfg.RegistryPort = port, port
-		}
-		r.cfg.PortMappings = append(r.cfg.PortMappings, PortMapping{ContainerPort: node, HostPort: port, ListenAddress: "127.0.0.1"})
-	}
-	return nil
-}
-
-func freePort(addr string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
-	if err != nil {
-		return 0, fmt.Errorf("failed to find a free port on %s: %w", addr, err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// PortInUseError says a host port is taken.
-type PortInUseError struct {
-	Addr string
-	Port int
-}
-
-func (e *PortInUseError) Error() string {
-	return fmt.Sprintf("port %d on %s is already in use: free it or choose another port", e.Port, e.Addr)
-}
-
-// portFree reports whether Docker can publish port on addr. Docker binds
-// it, not the caller, so a port below 1024 that a non-root user may not
-// bind counts as free when nothing listens on it.
-func portFree(addr string, port int) error {
-	hostPort := net.JoinHostPort(addr, strconv.Itoa(port))
-	l, err := net.Listen("tcp", hostPort)
-	switch {
-	case err == nil:
-		return l.Close()
-	case errors.Is(err, syscall.EADDRINUSE):
-		return &PortInUseError{Addr: addr, Port: port}
-	case errors.Is(err, syscall.EACCES):
-		dial := addr
-		if ip := net.ParseIP(addr); ip != nil && ip.IsUnspecified() {
-			dial = "127.0.0.1"
-		}
-		c, derr := net.DialTimeout("tcp", net.JoinHostPort(dial, strconv.Itoa(port)), time.Second)
-		if derr != nil {
-			return nil
-		}
-		c.Close()
-		return &PortInUseError{Addr: addr, Port: port}
-	case errors.Is(err, syscall.EADDRNOTAVAIL):
-		return fmt.Errorf("address %s is not one of this host's: use 127.0.0.1 or an address of this machine", addr)
-	default:
-		return fmt.Errorf("check port %d on %s: %w", port, addr, err)
-	}
-}
-
 func (r *createRun) certificates(context.Context) error {
 	if r.from != nil {
 		files, err := r.from.stateFiles(r.cfg.Name, r.cfg.APIServerAddress)
@@ -393,132 +275,6 @@ func (r *createRun) certificates(context.Context) error {
 		return err
 	}
 	r.files = files
-	return nil
-}
-
-func (r *createRun) startNode(ctx context.Context) error {
-	d := r.p.docker
-	subnet, err := r.p.ensureNetwork(ctx)
-	if err != nil {
-		return err
-	}
-	// Picking a free LoadBalancer pool and creating the container that
-	// records it must not interleave with another create on this host.
-	unlock, err := hostLock(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	if r.lbPool, err = r.p.freePool(ctx, subnet); err != nil {
-		return err
-	}
-	// A create of the same name that started at the same moment may have
-	// made its container or volume since preflight.
-	if err := r.p.absent(ctx, r.cfg.Name); err != nil {
-		return err
-	}
-	if err := r.choosePorts(ctx); err != nil {
-		return err
-	}
-	if _, err := d.VolumeCreate(ctx, volume.CreateOptions{Name: volumeName(r.cfg.Name), Labels: map[string]string{LabelCluster: r.cfg.Name}}); err != nil {
-		return fmt.Errorf("failed to create volume: %w", err)
-	}
-	r.made.volume = true
-	nc, err := r.nodeConfig()
-	if err != nil {
-		return err
-	}
-	if r.from != nil {
-		if err := r.p.fillVolume(ctx, r.from, volumeName(r.cfg.Name)); err != nil {
-			return err
-		}
-	}
-	nc.LoadBalancerPool, nc.RegistryPort = r.lbPool.String(), r.cfg.RegistryPort
-	// Prefer --privileged; fall back to the explicit capability set where
-	// the daemon refuses it (it cannot pass on every capability).
-	tries := []bool{true, false}
-	if privilegedRefused(r.host.EngineID) {
-		tries = tries[1:]
-	}
-	for _, privileged := range tries {
-		r.host.Privileged = privileged
-		nc.Privileged = privileged
-		err = r.createAndStart(ctx, nc)
-		if err == nil {
-			r.out.Privileged = privileged
-			r.p.logf("node container %s started (privileged: %t)", NodeName(r.cfg.Name), privileged)
-			return nil
-		}
-		if !privileged || !cerrdefs.IsInternal(err) && !strings.Contains(err.Error(), "operation not permitted") {
-			return err
-		}
-		r.p.logf("--privileged refused (%v); using the explicit capability set", err)
-		rememberRefused(r.host.EngineID)
-		if rerr := d.ContainerRemove(ctx, r.made.container, container.RemoveOptions{Force: true}); rerr != nil {
-			return errors.Join(err, rerr)
-		}
-		r.made.container = ""
-	}
-	return err
-}
-
-// nodeConfig is what the agent is told about the new cluster, but for
-// what the container decides (LoadBalancer pool, registry port,
-// privileges). A clone's is its snapshot's.
-func (r *createRun) nodeConfig() (node.Config, error) {
-	if r.from != nil {
-		return r.from.nodeConfig(r.cfg.Name), nil
-	}
-	dns, err := node.ServiceIP(r.cfg.ServiceSubnet, 10)
-	if err != nil {
-		return node.Config{}, err
-	}
-	return node.Config{
-		ClusterName:   r.cfg.Name,
-		NodeName:      NodeName(r.cfg.Name),
-		PodSubnet:     r.cfg.PodSubnet,
-		ServiceSubnet: r.cfg.ServiceSubnet,
-		DNSIP:         dns,
-		KubeProxyMode: r.cfg.KubeProxyMode,
-		FeatureGates:  r.cfg.FeatureGates,
-		RuntimeConfig: r.cfg.RuntimeConfig,
-		NodeLabels:    r.cfg.NodeLabels,
-		Addons:        r.cfg.Addons,
-	}, nil
-}
-
-func (r *createRun) createAndStart(ctx context.Context, nc node.Config) error {
-	d := r.p.docker
-	spec, err := translate(r.cfg, r.host)
-	if err != nil {
-		return err
-	}
-	spec.Config.Labels[LabelLBPool] = r.lbPool.String()
-	c, err := d.ContainerCreate(ctx, spec.Config, spec.Host, spec.Networking, nil, spec.Name)
-	if cerrdefs.IsConflict(err) {
-		return existsError(r.cfg.Name)
-	} else if err != nil {
-		return fmt.Errorf("failed to create node container: %w", err)
-	}
-	r.made.container = c.ID
-	cfgJSON, err := json.MarshalIndent(nc, "", "  ")
-	if err != nil {
-		return err
-	}
-	files := pki.Files{"skiff/config.json": cfgJSON}
-	for k, v := range r.files {
-		files["skiff/"+k] = v
-	}
-	tarball, err := files.Tar()
-	if err != nil {
-		return err
-	}
-	if err := d.CopyToContainer(ctx, c.ID, "/var/lib", bytes.NewReader(tarball), container.CopyToContainerOptions{}); err != nil {
-		return fmt.Errorf("failed to copy configuration into the node: %w", err)
-	}
-	if err := d.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
-		return fmt.Errorf("failed to start node container: %w", err)
-	}
 	return nil
 }
 

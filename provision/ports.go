@@ -1,0 +1,127 @@
+// Create's host ports: the API server's, and the ingress and registry
+// ports published on 127.0.0.1.
+
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// choosePorts picks the ports left to skiff: a free API server port and the
+// addon ports. It runs under the host lock, and skips ports another skiff
+// cluster has published (Docker may hold them without a listening socket,
+// or the cluster may be stopped).
+func (r *createRun) choosePorts(ctx context.Context) error {
+	reserved, err := r.p.reservedPorts(ctx)
+	if err != nil {
+		return err
+	}
+	if r.cfg.APIServerPort == 0 {
+		if r.cfg.APIServerPort, err = freePort(r.cfg.APIServerAddress); err != nil {
+			return err
+		}
+	}
+	return r.addonPorts(reserved)
+}
+
+// addonPorts publishes the ingress and registry ports on 127.0.0.1, for
+// the addons that are on: the requested port, else the usual one when free,
+// else a free one. A kind extraPortMapping of the ingress node ports takes
+// precedence. The registry listens in the node on the same port as on the
+// host, so localhost:PORT/image names the same image on both.
+func (r *createRun) addonPorts(reserved map[int]bool) error {
+	for _, a := range []struct {
+		addon             string
+		node, want, usual int
+	}{
+		{"ingress", NodeHTTPPort, r.cfg.HTTPPort, 80},
+		{"ingress", NodeHTTPSPort, r.cfg.HTTPSPort, 443},
+		{"registry", 0, r.cfg.RegistryPort, 5001},
+	} {
+		if !r.cfg.addonEnabled(a.addon) {
+			if a.node == 0 {
+				r.cfg.RegistryPort = 0
+			}
+			continue
+		}
+		if a.node != 0 && slices.ContainsFunc(r.cfg.PortMappings, func(pm PortMapping) bool { return pm.ContainerPort == a.node }) {
+			continue
+		}
+		port := a.want
+		switch {
+		case port != 0:
+			if err := portFree("127.0.0.1", port); err != nil {
+				return err
+			}
+		case !reserved[a.usual] && portFree("127.0.0.1", a.usual) == nil:
+			port = a.usual
+		default:
+			p, err := freePort("127.0.0.1")
+			if err != nil {
+				return err
+			}
+			port = p
+		}
+		node := a.node
+		if node == 0 {
+			node, r.cfg.RegistryPort = port, port
+		}
+		r.cfg.PortMappings = append(r.cfg.PortMappings, PortMapping{ContainerPort: node, HostPort: port, ListenAddress: "127.0.0.1"})
+	}
+	return nil
+}
+
+func freePort(addr string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("failed to find a free port on %s: %w", addr, err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// PortInUseError says a host port is taken.
+type PortInUseError struct {
+	Addr string
+	Port int
+}
+
+func (e *PortInUseError) Error() string {
+	return fmt.Sprintf("port %d on %s is already in use: free it or choose another port", e.Port, e.Addr)
+}
+
+// portFree reports whether Docker can publish port on addr. Docker binds
+// it, not the caller, so a port below 1024 that a non-root user may not
+// bind counts as free when nothing listens on it.
+func portFree(addr string, port int) error {
+	hostPort := net.JoinHostPort(addr, strconv.Itoa(port))
+	l, err := net.Listen("tcp", hostPort)
+	switch {
+	case err == nil:
+		return l.Close()
+	case errors.Is(err, syscall.EADDRINUSE):
+		return &PortInUseError{Addr: addr, Port: port}
+	case errors.Is(err, syscall.EACCES):
+		dial := addr
+		if ip := net.ParseIP(addr); ip != nil && ip.IsUnspecified() {
+			dial = "127.0.0.1"
+		}
+		c, derr := net.DialTimeout("tcp", net.JoinHostPort(dial, strconv.Itoa(port)), time.Second)
+		if derr != nil {
+			return nil
+		}
+		c.Close()
+		return &PortInUseError{Addr: addr, Port: port}
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("address %s is not one of this host's: use 127.0.0.1 or an address of this machine", addr)
+	default:
+		return fmt.Errorf("check port %d on %s: %w", port, addr, err)
+	}
+}
