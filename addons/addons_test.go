@@ -1,3 +1,7 @@
+// The rendered addons checked as the node applies them, one test per
+// property across every addon (over 400 lines: the checks share one set of
+// values and helpers, and each is short).
+
 package addons
 
 import (
