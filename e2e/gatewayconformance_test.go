@@ -155,7 +155,7 @@ func TestGatewayConformance(t *testing.T) {
 		t.Fatalf("failed to make the conformance report: %v", err)
 	}
 	path := writeConformanceReport(t, report)
-	t.Logf("conformance run took %s; report %s", time.Since(start).Round(time.Second), path)
+	t.Logf("cluster and conformance run took %s; report %s", time.Since(start).Round(time.Second), path)
 	if runErr != nil {
 		t.Fatalf("conformance suite: %v", runErr)
 	}
