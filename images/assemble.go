@@ -243,9 +243,13 @@ func parseFeatureGates(help string) []string {
 	return gates
 }
 
-// fsWalk visits every embedded recipe file in lexical order.
+// fsWalk visits every embedded recipe file of the node image in lexical
+// order: recipe/test holds the test images' (testImages), which are not in it.
 func fsWalk(fn func(path string, data []byte)) error {
 	return fs.WalkDir(recipe, "recipe", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && path == "recipe/test" {
+			return fs.SkipDir
+		}
 		if err != nil || d.IsDir() {
 			return err
 		}

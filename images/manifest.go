@@ -1,6 +1,7 @@
 package images
 
 import (
+	"bytes"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
@@ -35,6 +36,9 @@ type Manifest struct {
 		Image   string `yaml:"image"`
 	} `yaml:"busybox"`
 	AddonFiles []AddonFiles `yaml:"addonFiles"`
+	// TestImages are built like the addon images but only for the e2e
+	// suite (TestImage), never into the node image.
+	TestImages []GoComponent `yaml:"testImages"`
 
 	raw []byte
 }
@@ -108,7 +112,7 @@ func parseManifest(data []byte) (*Manifest, error) {
 	if !slices.Contains(m.Debian.Packages, m.Busybox.Package) {
 		return nil, fmt.Errorf("versions manifest: busybox.package %q must be one of debian.packages (the image is cut from the node's root filesystem)", m.Busybox.Package)
 	}
-	for _, c := range m.Go {
+	for _, c := range append(slices.Clone(m.Go), m.TestImages...) {
 		if c.Main != "" {
 			if _, err := recipe.ReadFile(path.Join("recipe", c.Main)); err != nil {
 				return nil, fmt.Errorf("component %s: main %q is not a file under images/recipe: %w", c.Name, c.Main, err)
@@ -117,6 +121,14 @@ func parseManifest(data []byte) (*Manifest, error) {
 		if c.Image != nil && (c.Image.Ref == "" || len(c.Binaries) == 0) {
 			return nil, fmt.Errorf("component %s: image needs a ref and at least one binary", c.Name)
 		}
+	}
+	for _, c := range m.TestImages {
+		if c.Image == nil {
+			return nil, fmt.Errorf("test image %s: image is required", c.Name)
+		}
+	}
+	if err := testImagesLast(data); err != nil {
+		return nil, err
 	}
 	for _, f := range m.AddonFiles {
 		if f.Name == "" || f.Module == "" || f.Version == "" || f.Addon == "" {
@@ -140,9 +152,22 @@ func (m *Manifest) ForKubernetes(version string) (*Manifest, error) {
 	}
 	out := *m
 	out.Kubernetes.Default = version
-	out.Go = make([]GoComponent, len(m.Go))
-	for i, c := range m.Go {
-		c.Version = strings.ReplaceAll(c.Version, "{{kubernetes}}", version)
+	var err error
+	if out.Go, err = resolveComponents(m.Go, version); err != nil {
+		return nil, err
+	}
+	if out.TestImages, err = resolveComponents(m.TestImages, version); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// resolveComponents returns copies of cs with every placeholder expanded
+// for Kubernetes version k8s.
+func resolveComponents(cs []GoComponent, k8s string) ([]GoComponent, error) {
+	out := make([]GoComponent, len(cs))
+	for i, c := range cs {
+		c.Version = strings.ReplaceAll(c.Version, "{{kubernetes}}", k8s)
 		r, err := versionReplacer(c.Version)
 		if err != nil {
 			return nil, fmt.Errorf("component %s: %w", c.Name, err)
@@ -161,9 +186,9 @@ func (m *Manifest) ForKubernetes(version string) (*Manifest, error) {
 			img.Ref = r.Replace(img.Ref)
 			c.Image = &img
 		}
-		out.Go[i] = c
+		out[i] = c
 	}
-	return &out, nil
+	return out, nil
 }
 
 // versionReplacer expands {{version}}, {{major}}, {{minor}} and {{patch}}
@@ -213,14 +238,43 @@ func (m *Manifest) Versions() [][2]string {
 
 // BaseTag is the tag of the base image: a hash of the manifest, the chosen
 // Kubernetes version and the build recipe, so the base is rebuilt exactly
-// when one of them changes.
+// when one of them changes. The manifest's testImages section, last in the
+// file, and the recipes under recipe/test are left out: the node image does
+// not contain them.
 func (m *Manifest) BaseTag() string {
 	h := sha256.New()
-	h.Write(m.raw)
+	h.Write(nodeSection(m.raw))
 	h.Write([]byte(m.Kubernetes.Default))
 	h.Write([]byte(recipeVersion))
 	for _, f := range recipeFiles() {
 		h.Write(f)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// testImagesKey starts the manifest's last section, the test images.
+const testImagesKey = "\ntestImages:"
+
+// nodeSection is the manifest's text without the testImages section (the
+// newline before it included), which ends the file.
+func nodeSection(raw []byte) []byte {
+	if i := bytes.Index(raw, []byte(testImagesKey)); i >= 0 {
+		return raw[:i]
+	}
+	return raw
+}
+
+// testImagesLast checks that no other top-level key follows testImages:
+// nodeSection cuts the file there.
+func testImagesLast(raw []byte) error {
+	i := bytes.Index(raw, []byte(testImagesKey))
+	if i < 0 {
+		return nil
+	}
+	for _, line := range strings.Split(string(raw[i+len(testImagesKey):]), "\n")[1:] {
+		if line != "" && !strings.HasPrefix(line, " ") && !strings.HasPrefix(line, "#") && !strings.HasPrefix(line, "-") {
+			return fmt.Errorf("versions manifest: testImages must be the last section (found %q after it)", line)
+		}
+	}
+	return nil
 }

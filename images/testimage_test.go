@@ -1,0 +1,64 @@
+package images
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestTestImagesLeaveNodeImageAlone checks that the test images do not
+// change the node image's tag: BaseTag hashes the manifest up to them.
+func TestTestImagesLeaveNodeImageAlone(t *testing.T) {
+	t.Parallel()
+	m, err := Resolved("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.TestImages) == 0 {
+		t.Fatal("versions.yaml has no testImages")
+	}
+	without, err := parseManifest(nodeSection(versionsYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(without.TestImages) != 0 {
+		t.Fatalf("nodeSection kept test images: %+v", without.TestImages)
+	}
+	r, err := without.ForKubernetes("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.BaseTag() != m.BaseTag() {
+		t.Errorf("BaseTag with test images %s, without %s: want equal", m.BaseTag(), r.BaseTag())
+	}
+	for _, c := range m.TestImages {
+		if c.Image == nil || strings.Contains(c.Image.Ref, "{{") || strings.Contains(c.Version, "{{") {
+			t.Errorf("test image %s not resolved: %+v", c.Name, c)
+		}
+	}
+	bad := append(bytes.Clone(versionsYAML), "\nafter: 1\n"...)
+	if _, err := parseManifest(bad); err == nil || !strings.Contains(err.Error(), "last section") {
+		t.Errorf("a section after testImages: got %v, want an error", err)
+	}
+}
+
+// TestGatewayEchoFollowsCRDs checks that the conformance backends come from
+// the Gateway API version whose CRDs the gateway addon installs.
+func TestGatewayEchoFollowsCRDs(t *testing.T) {
+	t.Parallel()
+	m, err := Resolved("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crds string
+	for _, f := range m.AddonFiles {
+		if f.Module == "sigs.k8s.io/gateway-api" {
+			crds = f.Version
+		}
+	}
+	for _, c := range m.TestImages {
+		if c.Module == "sigs.k8s.io/gateway-api/conformance" && c.Version != crds {
+			t.Errorf("test image %s is from %s@%s, the CRDs from sigs.k8s.io/gateway-api@%s", c.Name, c.Module, c.Version, crds)
+		}
+	}
+}
