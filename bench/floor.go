@@ -32,7 +32,7 @@ exec kube-apiserver --etcd-servers http://127.0.0.1:2379 --secure-port 6443 \
 // measureFloor returns container_start_s (a trivial command in the node
 // image) and floor_s (container start plus etcd and the API server until
 // /readyz answers).
-func measureFloor(ctx context.Context, docker *client.Client, image string) (map[string]float64, error) {
+func measureFloor(ctx context.Context, docker client.APIClient, image string) (map[string]float64, error) {
 	r := map[string]float64{}
 	t := time.Now()
 	c, err := docker.ContainerCreate(ctx, &container.Config{Image: image, Entrypoint: []string{"/bin/true"}}, nil, nil, nil, "")
@@ -113,7 +113,7 @@ func measureFloor(ctx context.Context, docker *client.Client, image string) (map
 
 // remove removes a container even when ctx is done (the bench's deadline
 // passed), within a bound of its own.
-func remove(ctx context.Context, docker *client.Client, id string) {
+func remove(ctx context.Context, docker client.APIClient, id string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	_ = docker.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})

@@ -174,7 +174,7 @@ func round(ctx context.Context, e *benchEnv, name string, r *results) (err error
 }
 
 // machine describes the engine's host. Privileged is filled in from create.
-func machine(ctx context.Context, docker *client.Client) machineInfo {
+func machine(ctx context.Context, docker client.APIClient) machineInfo {
 	host, _ := os.Hostname()
 	m := machineInfo{Host: host, CPUs: runtime.NumCPU()}
 	if info, err := docker.Info(ctx); err == nil {

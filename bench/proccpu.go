@@ -26,7 +26,7 @@ type procTime struct {
 	ticks int64
 }
 
-func readProcTimes(ctx context.Context, docker *client.Client, node string) (procTimes, error) {
+func readProcTimes(ctx context.Context, docker client.APIClient, node string) (procTimes, error) {
 	// Processes may exit between the glob and the read: cat's errors for
 	// them are expected, so its exit code is ignored.
 	out, err := engine.Output(ctx, docker, node, "sh", "-c", "cat /proc/[0-9]*/stat 2>/dev/null; true")

@@ -48,7 +48,7 @@ type sample struct {
 // stats API: it reads cgroup v1 (cpuacct.usage) and v2 (cpu.stat) alike,
 // both count the pods in the node's cgroup, and it works where the host's
 // cgroups are out of reach (Docker Desktop's VM).
-func nodeStats(ctx context.Context, docker *client.Client, id string) (sample, error) {
+func nodeStats(ctx context.Context, docker client.APIClient, id string) (sample, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	stats, err := docker.ContainerStatsOneShot(ctx, id)

@@ -45,7 +45,7 @@ type LoadResult struct {
 // snapshots (skipping those already loaded) and installs the node image's
 // kubectl and the skiff binary into binDir. A failure removes the images,
 // snapshots and kubectl this call made, so nothing is left half-loaded.
-func Load(ctx context.Context, docker *client.Client, path, binDir string, progress io.Writer) (*LoadResult, error) {
+func Load(ctx context.Context, docker client.APIClient, path, binDir string, progress io.Writer) (*LoadResult, error) {
 	m, err := Verify(path)
 	if err != nil {
 		return nil, err
@@ -110,7 +110,7 @@ func (r *LoadResult) installKubectl(ctx context.Context, p *provision.Provider, 
 	return err
 }
 
-func allPresent(ctx context.Context, docker *client.Client, refs []string) bool {
+func allPresent(ctx context.Context, docker client.APIClient, refs []string) bool {
 	for _, r := range refs {
 		if _, err := docker.ImageInspect(ctx, r); err != nil {
 			return false
@@ -119,7 +119,7 @@ func allPresent(ctx context.Context, docker *client.Client, refs []string) bool 
 	return true
 }
 
-func loadMember(ctx context.Context, docker *client.Client, path, name string, progress io.Writer) error {
+func loadMember(ctx context.Context, docker client.APIClient, path, name string, progress io.Writer) error {
 	rc, size, err := member(path, name)
 	if err != nil {
 		return err
@@ -146,7 +146,7 @@ func loadMember(ctx context.Context, docker *client.Client, path, name string, p
 	}
 }
 
-func (r *LoadResult) undo(ctx context.Context, docker *client.Client) error {
+func (r *LoadResult) undo(ctx context.Context, docker client.APIClient) error {
 	var errs []error
 	if r.KubectlChanged {
 		if err := os.Remove(r.Kubectl); err != nil {

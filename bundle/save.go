@@ -35,7 +35,7 @@ type SaveOptions struct {
 // Save writes a bundle. Members are staged next to the output (Docker's
 // image streams have no size up front, which a tar header needs), then
 // packed behind the manifest; nothing is left behind on failure.
-func Save(ctx context.Context, docker *client.Client, o SaveOptions) error {
+func Save(ctx context.Context, docker client.APIClient, o SaveOptions) error {
 	for _, ref := range append([]string{o.NodeImage}, o.Images...) {
 		if _, err := docker.ImageInspect(ctx, ref); err != nil {
 			return fmt.Errorf("image %s is not in Docker: build, pull or load it first", ref)

@@ -143,7 +143,7 @@ func addFile(tw *tar.Writer, src, dst string, mode int64) error {
 
 // installAgent makes the node image: the base plus the skiff-node agent as
 // entrypoint. Only this thin layer changes when skiff itself changes.
-func installAgent(ctx context.Context, c *client.Client, base, ref, agent string, m *Manifest) error {
+func installAgent(ctx context.Context, c client.APIClient, base, ref, agent string, m *Manifest) error {
 	created, err := c.ContainerCreate(ctx, &container.Config{Image: base, Entrypoint: []string{"/bin/true"}}, nil, nil, nil, "")
 	if err != nil {
 		return fmt.Errorf("failed to create agent container: %w", err)
@@ -183,7 +183,7 @@ func installAgent(ctx context.Context, c *client.Client, base, ref, agent string
 const LabelFeatureGates = "dev.skiff.feature-gates"
 
 // featureGates asks the image's kube-apiserver which feature gates exist.
-func featureGates(ctx context.Context, c *client.Client, base string) ([]string, error) {
+func featureGates(ctx context.Context, c client.APIClient, base string) ([]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	created, err := c.ContainerCreate(ctx, &container.Config{Image: base, Entrypoint: []string{"/" + binDir + "/kube-apiserver", "--help"}}, nil, nil, nil, "")
@@ -204,7 +204,7 @@ func featureGates(ctx context.Context, c *client.Client, base string) ([]string,
 
 // runToExit starts a created container, waits until it exits and returns
 // its exit code and output (stdout and stderr interleaved).
-func runToExit(ctx context.Context, c *client.Client, id string) (int64, string, error) {
+func runToExit(ctx context.Context, c client.APIClient, id string) (int64, string, error) {
 	if err := c.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
 		return 0, "", fmt.Errorf("start: %w", err)
 	}

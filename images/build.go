@@ -51,7 +51,7 @@ func recipeFiles() [][]byte {
 // Builder builds node images. CacheDir holds downloads, compiled binaries
 // and logs; deleting it only costs time.
 type Builder struct {
-	Docker   *client.Client
+	Docker   client.APIClient
 	CacheDir string
 	// Status shows each build step as it begins and ends (cli.Steps).
 	Status interface {
@@ -272,7 +272,7 @@ func specHash(c GoComponent) string {
 	return hex.EncodeToString(h[:])[:8]
 }
 
-func imageExists(ctx context.Context, c *client.Client, ref string) bool {
+func imageExists(ctx context.Context, c client.APIClient, ref string) bool {
 	_, err := c.ImageInspect(ctx, ref)
 	return err == nil
 }

@@ -82,7 +82,7 @@ const preloadTimeout = 5 * time.Minute
 // preload makes ref from raw: raw plus the archives (file name -> path)
 // imported into containerd's store by preloadScript. raw's tag is removed
 // either way; ref keeps its layers.
-func preload(ctx context.Context, c *client.Client, raw, ref string, archives map[string]string, log io.Writer) error {
+func preload(ctx context.Context, c client.APIClient, raw, ref string, archives map[string]string, log io.Writer) error {
 	defer c.ImageRemove(context.WithoutCancel(ctx), raw, image.RemoveOptions{})
 	ctx, cancel := context.WithTimeout(ctx, preloadTimeout)
 	defer cancel()

@@ -14,7 +14,7 @@ import (
 // the same Kubernetes version left behind and no container uses, so
 // rebuilding skiff does not fill the disk with 500 MB images. It returns
 // the references removed; images it cannot remove are left alone.
-func Prune(ctx context.Context, c *client.Client, keep string) ([]string, error) {
+func Prune(ctx context.Context, c client.APIClient, keep string) ([]string, error) {
 	repo, tag, _ := strings.Cut(keep, ":")
 	version, _, _ := strings.Cut(tag, "-")
 	if repo != NodeRepository || version == "" {

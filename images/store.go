@@ -26,7 +26,7 @@ type Info struct {
 }
 
 // List returns the node images Docker has, newest first.
-func List(ctx context.Context, c *client.Client) ([]Info, error) {
+func List(ctx context.Context, c client.APIClient) ([]Info, error) {
 	list, err := c.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", "dev.skiff.node=true"))})
 	if err != nil {
 		return nil, fmt.Errorf("failed to list images: %w", err)
@@ -48,7 +48,7 @@ func List(ctx context.Context, c *client.Client) ([]Info, error) {
 }
 
 // Save writes ref to path as a `docker save` archive, showing progress.
-func Save(ctx context.Context, c *client.Client, ref, path string, progress io.Writer) error {
+func Save(ctx context.Context, c client.APIClient, ref, path string, progress io.Writer) error {
 	insp, err := c.ImageInspect(ctx, ref)
 	if err != nil {
 		return fmt.Errorf("node image %s not found: build it with `skiff image build`: %w", ref, err)
@@ -78,7 +78,7 @@ func Save(ctx context.Context, c *client.Client, ref, path string, progress io.W
 
 // Load imports a `docker save` archive into Docker and returns what it
 // loaded.
-func Load(ctx context.Context, c *client.Client, path string, progress io.Writer) ([]string, error) {
+func Load(ctx context.Context, c client.APIClient, path string, progress io.Writer) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

@@ -13,7 +13,7 @@ import (
 
 // Provider manages skiff clusters on one Docker engine.
 type Provider struct {
-	docker *client.Client
+	docker client.APIClient
 	status Steps
 	logf   func(format string, args ...any)
 }
@@ -35,7 +35,7 @@ func (quiet) End(bool)     {}
 
 // NewProvider returns a provider that reports steps on status (nil: quiet)
 // and detail through logf (nil: none).
-func NewProvider(docker *client.Client, status Steps, logf func(string, ...any)) *Provider {
+func NewProvider(docker client.APIClient, status Steps, logf func(string, ...any)) *Provider {
 	if status == nil {
 		status = quiet{}
 	}
@@ -46,7 +46,7 @@ func NewProvider(docker *client.Client, status Steps, logf func(string, ...any))
 }
 
 // Docker returns the provider's Docker client.
-func (p *Provider) Docker() *client.Client { return p.docker }
+func (p *Provider) Docker() client.APIClient { return p.docker }
 
 // Cluster is one cluster as Docker shows it.
 type Cluster struct {

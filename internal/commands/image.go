@@ -165,7 +165,7 @@ func defaultImage() (string, error) {
 
 // builder returns a node image builder whose agent is this skiff, and the
 // manifest it builds from for the Kubernetes version ("": the default).
-func builder(version string, docker *client.Client, status *cli.Steps) (*images.Builder, *images.Manifest, error) {
+func builder(version string, docker client.APIClient, status *cli.Steps) (*images.Builder, *images.Manifest, error) {
 	m, err := images.Resolved(version)
 	if err != nil {
 		return nil, nil, err

@@ -62,7 +62,7 @@ func (e *ExitError) Error() string {
 // exit is an *ExitError. The exit code is read only once Docker says the
 // command is no longer running: the output can end before Docker records
 // the exit.
-func Run(ctx context.Context, c *client.Client, id string, cmd []string, o ExecOptions) error {
+func Run(ctx context.Context, c client.APIClient, id string, cmd []string, o ExecOptions) error {
 	name := strings.Join(cmd, " ")
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -142,7 +142,7 @@ func Run(ctx context.Context, c *client.Client, id string, cmd []string, o ExecO
 
 // Output runs cmd with Run's default timeout and returns its stdout; a
 // non-zero exit is an *ExitError carrying the end of stderr.
-func Output(ctx context.Context, c *client.Client, id string, cmd ...string) ([]byte, error) {
+func Output(ctx context.Context, c client.APIClient, id string, cmd ...string) ([]byte, error) {
 	var out bytes.Buffer
 	err := Run(ctx, c, id, cmd, ExecOptions{Stdout: &out})
 	return out.Bytes(), err
@@ -150,7 +150,7 @@ func Output(ctx context.Context, c *client.Client, id string, cmd ...string) ([]
 
 // exitCode polls the exec until Docker says it is no longer running, at
 // most exitWait, and returns its exit code.
-func exitCode(ctx context.Context, c *client.Client, execID string) (int, error) {
+func exitCode(ctx context.Context, c client.APIClient, execID string) (int, error) {
 	// The output has ended: the command's exit is due even if ctx has
 	// just run out.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), exitWait)
