@@ -28,7 +28,7 @@ say "node image $(cat /mnt/xfer/node.ref) loaded in $((SECONDS - t0)) s"
 cd /root/skiff/e2e
 rc=0
 SKIFF_BIN=/root/skiff/bin/skiff SKIFF_E2E_RESTART_ENGINE=1 timeout "$SKIFF_VM_TEST_TIMEOUT" \
-  go tool test2json -t -p github.com/skiff-k8s/skiff/e2e /mnt/xfer/e2e.test -test.v=test2json -test.count=1 \
+  /mnt/xfer/test2json -t -p github.com/skiff-k8s/skiff/e2e /mnt/xfer/e2e.test -test.v=test2json -test.count=1 \
   -test.timeout "$((SKIFF_VM_TEST_TIMEOUT - 60))s" -test.run "$SKIFF_VM_TESTS" | /mnt/xfer/testsummary | tee "$out/e2e.log" || rc=$?
 say "e2e rc=$rc"
 # Every test named here must run on this host: a skip is a failure.

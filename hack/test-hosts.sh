@@ -32,13 +32,17 @@
 # kvm_pvm, under which Debian's stock kernel is instruction-emulated (KVM
 # internal error in its decompressor; booted past that, still in memory
 # set-up after minutes). --check and every run fail with that line there.
+# SKIFF_VM_ACCEL=tcg (no KVM) booted it in 363 s, loaded the node image in
+# 1151 s, and TestHostPath's create got as far as a kubelet answering
+# /healthz (cgroup v2) before a 30 s API request timed out: failed, too
+# slow here.
 # CI does not run this (README, "Host matrix"). It needs hardware KVM
 # (VT-x/AMD-V), root, and the node image in the host's Docker (make image).
 set -o errexit -o nounset -o pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 
-image_only= check_only=
+image_only='' check_only=''
 case ${1:-} in
   --image-only) image_only=1 && shift ;;
   --check) check_only=1 && shift ;;
@@ -102,7 +106,7 @@ debootstrap_base() {
 # BASE_TAR that boots to skiff-vm.service, and its kernel and initrd.
 build_rootfs() {
   local base=$1 out=$2 root=$2/root
-  [ -n "$base" ] && [ -n "$out" ] || die "build_rootfs: empty argument"
+  if [ -z "$base" ] || [ -z "$out" ]; then die "build_rootfs: empty argument"; fi
   rm -rf --one-file-system "$root"
   mkdir -p "$root"
   tar -C "$root" --numeric-owner -xf "$base"
@@ -192,6 +196,8 @@ prepare_xfer() {
   make -s build
   go test -c -o "$xfer/e2e.test" ./e2e
   go build -o "$xfer/testsummary" ./hack/testsummary
+  # Go 1.26 ships no prebuilt test2json: `go tool` would compile it in the VM.
+  go build -o "$xfer/test2json" cmd/test2json
   cp bin/skiff "$xfer/skiff"
   cp "$(readlink -f "$(command -v kubectl)")" "$xfer/kubectl"
   node=$(current_node_image)
@@ -229,8 +235,8 @@ EOF
   t0=$SECONDS
   rc=0
   console=$cache_root/last-$variant-console.log
-  machine=(-machine q35,accel=kvm -cpu host)
-  [ "$vm_accel" != tcg ] || machine=(-machine q35 -accel tcg,thread=multi -cpu max)
+  machine=(-machine "q35,accel=kvm" -cpu host)
+  [ "$vm_accel" != tcg ] || machine=(-machine q35 -accel "tcg,thread=multi" -cpu max)
   : >"$console"
   qemu-system-x86_64 \
     "${machine[@]}" -smp "$vm_cpus" -m "$vm_mem" \
@@ -305,13 +311,13 @@ preflight() {
     die "/dev/kvm is missing or not usable: the VM host matrix cannot run on this machine (it needs KVM; the suite is NOT skipped, this step fails)"
   fi
   if [ "$(kvm_kind)" = pvm ] && [ "${SKIFF_VM_FORCE_PVM:-}" != 1 ]; then
-    die "/dev/kvm here is kvm_pvm (no VT-x/AMD-V): Debian's stock kernel runs under its instruction emulator (KVM internal error in the kernel's decompressor; booted past it, 30 s of guest time to reach the kernel command line, >3 min in memory init with 6 GiB): the VM host matrix cannot run on this machine (the suite is NOT skipped, this step fails; SKIFF_VM_FORCE_PVM=1 tries anyway)"
+    die "/dev/kvm here is kvm_pvm (no VT-x/AMD-V): Debian's stock kernel runs under its instruction emulator (KVM internal error in the kernel's decompressor; booted past it, 30 s of guest time to reach the kernel command line, >3 min in memory init with 6 GiB): the VM host matrix cannot run on this machine (the suite is NOT skipped, this step fails; SKIFF_VM_ACCEL=tcg runs it without KVM, far slower; SKIFF_VM_FORCE_PVM=1 tries anyway)"
   fi
 }
 
 # On any exit, interrupted or not: no VM left running, no run directory
 # (the overlay disk and the node image copy) left behind.
-qemu_pid= tail_pid= run_dir=
+qemu_pid='' tail_pid='' run_dir=''
 cleanup() {
   if [ -n "$qemu_pid" ]; then
     kill "$qemu_pid" 2>/dev/null || true
