@@ -274,6 +274,7 @@ EOF
   wait "$tail_pid" 2>/dev/null || true
   tail_pid=
   cat "$run/qemu.log" >&2
+  rm -rf "$cache_root/results/$variant"
   mkdir -p "$cache_root/results/$variant"
   cp -a "$xfer/out/." "$cache_root/results/$variant/" 2>/dev/null || true
   [ -z "$why" ] || die "$variant VM $why (console: $console)"
