@@ -23,7 +23,7 @@ test: image
 	hack/test.sh
 
 # Debian VMs (qemu, KVM) for the cgroup v2 and --privileged host paths;
-# not yet run end to end (issue #16).
+# needs VT-x/AMD-V KVM, never run yet (README, "Host matrix").
 test-hosts: image
 	hack/test-hosts.sh $(VARIANTS)
 

@@ -65,7 +65,7 @@ func TestEngineRestart(t *testing.T) {
 	restartEngine(t)
 	engine := time.Since(sigterm)
 	took := waitRecovered(running, sigterm, pods, 5*time.Minute)
-	t.Logf("recovered after %.1f s from SIGTERM to dockerd (the engine answered again after %.1f s, the cluster %.1f s later)",
+	t.Logf("recovered after %.1f s from the engine's stop (the engine answered again after %.1f s, the cluster %.1f s later)",
 		took.Seconds(), engine.Seconds(), (took - engine).Seconds())
 	checkSeeded(running, kubeconfigBefore)
 
@@ -190,19 +190,25 @@ func notRecovered(c *cluster, since time.Time, before map[string]string) string 
 }
 
 // requireOwnedEngine skips unless this suite may restart the Docker engine:
-// it was told so, and the engine is a dockerd it can start again as
-// hack/docker.sh does.
+// it was told so, and the engine is one it can start again: a dockerd that
+// systemd manages (systemctl restart docker, as on a Debian host) or a
+// plain dockerd as hack/docker.sh starts it.
 func requireOwnedEngine(t *testing.T) {
 	t.Helper()
 	if os.Getenv("CI") != "true" && os.Getenv("SKIFF_E2E_RESTART_ENGINE") != "1" {
 		t.Skip("restarts the Docker engine, which other containers on this machine share: set SKIFF_E2E_RESTART_ENGINE=1 (CI=true does too) to run it")
 	}
-	if exec.Command("systemctl", "is-active", "--quiet", "docker").Run() == nil {
-		t.Skip("engine managed by systemd: not restarting it")
+	if engineUnderSystemd() {
+		return
 	}
 	if exec.Command("pgrep", "-x", "dockerd").Run() != nil {
 		t.Skip("no local dockerd process (Docker Desktop or a remote engine?): not restarting it")
 	}
+}
+
+// engineUnderSystemd says whether systemd runs the Docker engine here.
+func engineUnderSystemd() bool {
+	return exec.Command("systemctl", "is-active", "--quiet", "docker").Run() == nil
 }
 
 // requireNoOtherClusters skips when clusters other than own are running: an
@@ -222,12 +228,24 @@ func requireNoOtherClusters(t *testing.T, own []string) {
 	}
 }
 
-// restartEngine stops and starts the Docker engine with
-// hack/restart-docker.sh (SIGTERM, wait, start, wait), bounded. If that
-// fails, hack/docker.sh gets one more try: the engine is shared, never
-// leave it down.
+// restartEngine stops and starts the Docker engine, bounded: with
+// `systemctl restart docker` where systemd runs it, else with
+// hack/restart-docker.sh (SIGTERM, wait, start, wait). If that fails, one
+// more start is tried: the engine is shared, never leave it down.
 func restartEngine(t *testing.T) {
 	t.Helper()
+	if engineUnderSystemd() {
+		t.Log("restarting the engine with systemctl restart docker")
+		r := run(t, 4*time.Minute, nil, "systemctl", "restart", "docker")
+		if r.code == 0 {
+			r = run(t, 2*time.Minute, nil, "sh", "-c", "for i in $(seq 1 120); do docker info >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1")
+		}
+		if r.code != 0 {
+			again := run(t, 2*time.Minute, nil, "systemctl", "start", "docker")
+			t.Fatalf("systemctl restart docker:\n%s\nsystemctl start docker afterwards:\n%s", r, again)
+		}
+		return
+	}
 	if r := run(t, 4*time.Minute, nil, "../hack/restart-docker.sh"); r.code != 0 {
 		again := run(t, 2*time.Minute, nil, "setsid", "--wait", "../hack/docker.sh")
 		t.Fatalf("hack/restart-docker.sh:\n%s\nhack/docker.sh afterwards:\n%s", r, again)
