@@ -71,6 +71,8 @@ type Agent struct {
 	ip     string
 	reaper *supervisor.Reaper
 	units  []component
+	// booted: etcd had run on this volume before this boot.
+	booted bool
 	netpol *netpolAddon
 
 	statusMu sync.Mutex
@@ -88,6 +90,7 @@ func newAgent() (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	booted := booted()
 	cgroupRoot, err := prepareHost()
 	if err != nil {
 		return nil, err
@@ -117,6 +120,7 @@ func newAgent() (*Agent, error) {
 		ip:      ip,
 		reaper:  supervisor.NewReaper(nil),
 		units:   components(cfg, ip),
+		booted:  booted,
 		netpol:  &netpolAddon{nodeName: cfg.NodeName, podSubnet: cfg.PodSubnet},
 		procs:   map[string]*supervisor.Process{},
 		ready:   map[string]time.Duration{},
@@ -130,7 +134,7 @@ func newAgent() (*Agent, error) {
 // returns when all are ready or one failed.
 func (a *Agent) start(ctx context.Context) error {
 	done := map[string]chan struct{}{}
-	for _, name := range []string{"forget-pods", "addons", "node-role"} {
+	for _, name := range []string{"forget-pods", "api-bootstrapped", "addons", "node-role"} {
 		done[name] = make(chan struct{})
 	}
 	for _, u := range a.units {
@@ -164,6 +168,9 @@ func (a *Agent) start(ctx context.Context) error {
 	for _, u := range a.units {
 		run(u.name, u.after, func() error { return a.startUnit(ctx, u) })
 	}
+	run("api-bootstrapped", []string{"kube-apiserver"}, func() error {
+		return waitReady(ctx, bootstrapped(a.booted), func() error { return nil }, startTimeout)
+	})
 	run("addons", []string{"kube-apiserver"}, func() error { return a.applyAddons(ctx) })
 	if netpolWanted(a.cfg) {
 		// Enforcing before the node is Running, so that a create's caller

@@ -1,10 +1,12 @@
 package node
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -52,7 +54,8 @@ func componentEnv(c component) []string {
 	return append(env, "GOGC="+startGOGC, "SKIFF_SETTLED_GOGC="+settledGOGC, "SKIFF_SETTLE_AFTER="+settleAfter)
 }
 
-// etcdDataDir holds etcd's data.
+// etcdDataDir holds etcd's data; its member directory exists once etcd has
+// run on this volume.
 const etcdDataDir = "/var/lib/etcd"
 
 // bootstrapHooks are the API server's start-up hooks that write the
@@ -63,12 +66,28 @@ const etcdDataDir = "/var/lib/etcd"
 var bootstrapHooks = []string{"poststarthook/rbac/bootstrap-roles", "poststarthook/scheduling/bootstrap-system-priority-classes"}
 
 // apiServingURL answers once the API server serves: its /readyz without
-// the bootstrap hooks. Every client in the node needs no more: the agent's
-// is admin, the controller manager's, the scheduler's and kube-proxy's
-// certificates are in system:masters (provision/pki), and the kubelet is
-// authorized by the Node authorizer.
+// the bootstrap hooks. The controller-manager (in system:masters) and the
+// agent's own clients (admin) need no more. The scheduler and kube-proxy
+// need their roles: they wait for bootstrapped.
 func apiServingURL() string {
 	return fmt.Sprintf("https://127.0.0.1:%d/readyz?exclude=%s", APIServerPort, strings.Join(bootstrapHooks, "&exclude="))
+}
+
+// bootstrapped is ready once the default RBAC policy is in etcd: at once on
+// a volume where etcd has run before, else when all of /readyz passes. The
+// scheduler and kube-proxy wait for it: refused for want of their roles,
+// their clients back off for seconds.
+func bootstrapped(booted bool) readyCheck {
+	if booted {
+		return func(context.Context) error { return nil }
+	}
+	return httpReady(fmt.Sprintf("https://127.0.0.1:%d/readyz", APIServerPort), adminTLS)
+}
+
+// booted reports whether etcd has run on this volume before.
+func booted() bool {
+	_, err := os.Stat(filepath.Join(etcdDataDir, "member"))
+	return err == nil
 }
 
 // components lists the node's processes. Order is the start order when their
@@ -203,7 +222,7 @@ func components(c *Config, ip string) []component {
 		{name: "kube-controller-manager", kube: true, path: "/usr/local/bin/kube-controller-manager", args: controllerManager,
 			after: []string{"kube-apiserver"}, ready: httpReady("https://127.0.0.1:10257/healthz", insecureTLS)},
 		{name: "kube-scheduler", kube: true, path: "/usr/local/bin/kube-scheduler", args: scheduler,
-			after: []string{"kube-apiserver"}, ready: httpReady("https://127.0.0.1:10259/healthz", insecureTLS)},
+			after: []string{"api-bootstrapped"}, ready: httpReady("https://127.0.0.1:10259/healthz", insecureTLS)},
 		// The kubelet starts beside the API server: its own start-up (about
 		// a second of CPU) overlaps the API server's, and it registers the
 		// node as soon as the API answers. Its pods may reach the
@@ -211,7 +230,7 @@ func components(c *Config, ip string) []component {
 		{name: "kubelet", kube: true, path: "/usr/local/bin/kubelet", args: kubelet,
 			after: []string{"containerd", "forget-pods"}, ready: httpReady("http://127.0.0.1:10248/healthz", nil)},
 		{name: "kube-proxy", kube: true, path: "/usr/local/bin/kube-proxy", args: []string{"--config=" + kubeProxyConfig},
-			after: []string{"kube-apiserver"}, ready: httpReady("http://127.0.0.1:10256/healthz", nil)},
+			after: []string{"api-bootstrapped"}, ready: httpReady("http://127.0.0.1:10256/healthz", nil)},
 	}
 }
 

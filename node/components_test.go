@@ -16,7 +16,7 @@ func TestIsMaster(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for name, want := range map[string]bool{"controller-manager": true, "admin": true, "scheduler": true, "kubelet": false} {
+	for name, want := range map[string]bool{"controller-manager": true, "admin": true, "scheduler": false, "kubelet": false} {
 		path := filepath.Join(dir, name+".conf")
 		if err := os.WriteFile(path, files["kubeconfig/"+name+".conf"], 0o600); err != nil {
 			t.Fatal(err)
@@ -40,14 +40,20 @@ func TestAPIServingURL(t *testing.T) {
 	}
 }
 
-// TestBootstrapOrder: the control plane's clients start once the API
-// server serves, not after its RBAC bootstrap: none of them needs a role.
+// TestBootstrapOrder: only what has its roles without the bootstrap policy
+// starts before it is in etcd.
 func TestBootstrapOrder(t *testing.T) {
 	for _, u := range components(&Config{ServiceSubnet: "10.96.0.0/16", PodSubnet: "10.244.0.0/16"}, "192.0.2.10") {
+		early := slices.Contains(u.after, "kube-apiserver")
+		late := slices.Contains(u.after, "api-bootstrapped")
 		switch u.name {
-		case "kube-controller-manager", "kube-scheduler", "kube-proxy":
-			if !slices.Equal(u.after, []string{"kube-apiserver"}) {
+		case "kube-controller-manager":
+			if !early || late {
 				t.Errorf("%s after %v, want kube-apiserver", u.name, u.after)
+			}
+		case "kube-scheduler", "kube-proxy":
+			if early || !late {
+				t.Errorf("%s after %v, want api-bootstrapped", u.name, u.after)
 			}
 		}
 	}

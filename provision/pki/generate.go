@@ -137,14 +137,9 @@ func (f Files) componentKubeconfigs(cfg Config, ca *keyPair) error {
 		// creating a service account and token while the cluster starts.
 		// It holds the CA's key, so this gives it nothing it lacked.
 		{"controller-manager", certSpec{commonName: "system:kube-controller-manager", organization: []string{"system:masters"}}},
-		// The scheduler and kube-proxy too, so that they start once the
-		// API server serves: their roles come with the API server's RBAC
-		// bootstrap, 2-3 s later on a first boot, and until then their
-		// clients are refused and back off. They run as root in the node
-		// beside admin.conf, so this gives them nothing they could not take.
-		{"scheduler", certSpec{commonName: "system:kube-scheduler", organization: []string{"system:masters"}}},
+		{"scheduler", certSpec{commonName: "system:kube-scheduler"}},
 		{"kubelet", certSpec{commonName: "system:node:" + cfg.NodeName, organization: []string{"system:nodes"}}},
-		{"kube-proxy", certSpec{commonName: "system:kube-proxy", organization: []string{"system:masters"}}},
+		{"kube-proxy", certSpec{commonName: "system:kube-proxy"}},
 	}
 	caPEM := f["pki/ca.crt"]
 	for _, c := range components {

@@ -36,9 +36,9 @@ func TestComponentKubeconfigs(t *testing.T) {
 	}{
 		{"kubeconfig/admin.conf", "kubernetes-admin", "system:masters"},
 		{"kubeconfig/controller-manager.conf", "system:kube-controller-manager", "system:masters"},
-		{"kubeconfig/scheduler.conf", "system:kube-scheduler", "system:masters"},
+		{"kubeconfig/scheduler.conf", "system:kube-scheduler", ""},
 		{"kubeconfig/kubelet.conf", "system:node:skiff-control-plane", "system:nodes"},
-		{"kubeconfig/kube-proxy.conf", "system:kube-proxy", "system:masters"},
+		{"kubeconfig/kube-proxy.conf", "system:kube-proxy", ""},
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(parseCert(t, f["pki/ca.crt"]))
