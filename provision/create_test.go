@@ -144,8 +144,8 @@ func (f *fakeEngine) VolumeRemove(_ context.Context, name string, _ bool) error 
 }
 
 // fakeCreate runs Create against f with the cache and kubeconfig in a
-// temporary directory; it returns the error and the kubeconfig's path.
-func fakeCreate(t *testing.T, f *fakeEngine) (error, string) {
+// temporary directory; it returns the kubeconfig's path and the error.
+func fakeCreate(t *testing.T, f *fakeEngine) (string, error) {
 	t.Helper()
 	dir := t.TempDir()
 	t.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
@@ -155,7 +155,7 @@ func fakeCreate(t *testing.T, f *fakeEngine) (error, string) {
 	defer cancel()
 	// No addons: their host ports are not this test's business.
 	_, err := p.Create(ctx, &Config{Name: "unit", Image: "skiff/node:test", KubeconfigPath: kc, Addons: []string{}, Wait: 20 * time.Second})
-	return err, kc
+	return kc, err
 }
 
 // TestCreateCleanup: a create that fails removes what it made and nothing
@@ -203,7 +203,7 @@ func TestCreateCleanup(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeEngine()
 			tc.setup(f)
-			err, kc := fakeCreate(t, f)
+			kc, err := fakeCreate(t, f)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("Create = %v, want an error with %q", err, tc.wantErr)
 			}
@@ -231,7 +231,7 @@ func TestCreateRefusesExisting(t *testing.T) {
 			} else {
 				f.volumes["skiff-unit-state"] = true
 			}
-			err, _ := fakeCreate(t, f)
+			_, err := fakeCreate(t, f)
 			if err == nil || !strings.Contains(err.Error(), `cluster "unit" already exists`) {
 				t.Fatalf("Create = %v, want already exists", err)
 			}
