@@ -55,7 +55,7 @@ func forgetPods(ctx context.Context, socket string) error {
 		}
 		return true, "", err
 	})
-	if ctx.Err() != nil {
+	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("the CRI did not answer within %s: %w", forgetTimeout, err)
 	}
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -119,6 +120,7 @@ func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, clu
 		return err
 	}
 	workloads := enabledWorkloads(reports, skip...)
+	metricsOn := slices.ContainsFunc(reports, func(r node.AddonReport) bool { return r.Name == "metrics" && r.Enabled })
 	c, err := p.docker.ContainerInspect(ctx, NodeName(cluster))
 	if err != nil {
 		return fmt.Errorf("failed to inspect node: %w", err)
@@ -155,7 +157,7 @@ func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, clu
 		if _, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {
 			return false, "ServiceAccount default/default not created yet", nil
 		}
-		if all && node.AddonEnabled(nc, "metrics") {
+		if all && metricsOn {
 			if why := unavailableAPIService(ctx, cs, metricsAPIService); why != "" {
 				return false, why, nil
 			}
