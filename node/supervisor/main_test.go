@@ -180,6 +180,18 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
+// waitExeced waits until pid's argv[0] is argv0. exec.Cmd.Start can return
+// before the kernel has set up the new argv: until then /proc/PID/cmdline
+// is empty and the process would pass for a zombie.
+func waitExeced(t *testing.T, pid int, argv0 string) {
+	t.Helper()
+	waitFor(t, 10*time.Second, fmt.Sprintf("process %d to run %s", pid, argv0), func() bool {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		got, _, _ := strings.Cut(string(cmdline), "\x00")
+		return got == argv0
+	})
+}
+
 // waitForLog waits until the file at path contains substr.
 func waitForLog(t *testing.T, path, substr string) {
 	t.Helper()

@@ -239,6 +239,7 @@ func TestProcessKillsStaleChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = stale.Process.Signal(syscall.SIGKILL) })
+	waitExeced(t, stale.Process.Pid, p.Path)
 	if err := writeFileAtomic(filepath.Join(p.PIDDir, p.Name+".pid"), []byte(strconv.Itoa(stale.Process.Pid)+"\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -264,6 +265,7 @@ func TestProcessSparesUnrelatedProcessInPIDFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	waitExeced(t, other.Process.Pid, other.Args[0])
 	if err := writeFileAtomic(filepath.Join(p.PIDDir, p.Name+".pid"), []byte(strconv.Itoa(other.Process.Pid)+"\n")); err != nil {
 		t.Fatal(err)
 	}
