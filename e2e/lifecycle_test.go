@@ -188,6 +188,23 @@ func TestTwoClustersSideBySide(t *testing.T) {
 	if status(a).APIServer == status(b).APIServer {
 		t.Errorf("both clusters publish the API server on %s", status(a).APIServer)
 	}
+	// Both started from the node image's etcd seed: the default RBAC
+	// policy is the very objects written when the image was built. What
+	// names a cluster is each one's own.
+	uid := func(c *cluster, args ...string) string {
+		return c.kubectl(append([]string{"get", "-o", "jsonpath={.metadata.uid}"}, args...)...)
+	}
+	if ua, ub := uid(a, "clusterrole", "cluster-admin"), uid(b, "clusterrole", "cluster-admin"); ua != ub {
+		t.Errorf("ClusterRole cluster-admin has UIDs %s and %s: not from the image's etcd seed", ua, ub)
+	}
+	if ua := uid(a, "namespace", "kube-system"); ua == uid(b, "namespace", "kube-system") {
+		t.Errorf("both clusters' kube-system namespace has UID %s, which tools take for a cluster's identity", ua)
+	}
+	for _, c := range []*cluster{a, b} {
+		if ip := c.kubectl("get", "service", "kubernetes", "-o", "jsonpath={.spec.clusterIP}"); ip != "10.96.0.1" {
+			t.Errorf("cluster %s: Service kubernetes at %s, want 10.96.0.1, the first address of its service subnet", c.name, ip)
+		}
+	}
 	r := a.skiff(time.Minute, "create", "--name", "e2e-a")
 	if r.code == 0 || !strings.Contains(r.stderr, "already exists") {
 		t.Errorf("creating a duplicate should fail with 'already exists':\n%s", r)

@@ -142,9 +142,11 @@ func addFile(tw *tar.Writer, src, dst string, mode int64) error {
 }
 
 // installAgent makes the node image: the base plus the skiff-node agent as
-// entrypoint. Only this thin layer changes when skiff itself changes.
+// entrypoint, and the etcd seed the agent makes with the base's etcd and
+// API server (node.EtcdSeedFile). Only this thin layer changes when skiff
+// itself changes.
 func installAgent(ctx context.Context, c client.APIClient, base, ref, agent string, m *Manifest) error {
-	created, err := c.ContainerCreate(ctx, &container.Config{Image: base, Entrypoint: []string{"/bin/true"}}, nil, nil, nil, "")
+	created, err := c.ContainerCreate(ctx, &container.Config{Image: base, Entrypoint: []string{agentPath, "seed-etcd"}}, nil, nil, nil, "")
 	if err != nil {
 		return fmt.Errorf("failed to create agent container: %w", err)
 	}
@@ -161,6 +163,15 @@ func installAgent(ctx context.Context, c client.APIClient, base, ref, agent stri
 	if err := c.CopyToContainer(ctx, created.ID, "/", pr, container.CopyToContainerOptions{}); err != nil {
 		return fmt.Errorf("failed to copy agent into image: %w", err)
 	}
+	sctx, cancel := context.WithTimeout(ctx, seedTimeout)
+	defer cancel()
+	code, out, err := runToExit(sctx, c, created.ID)
+	if err != nil {
+		return fmt.Errorf("seed etcd: %w", err)
+	}
+	if code != 0 {
+		return fmt.Errorf("seed etcd: skiff-node seed-etcd exited with %d:\n%s", code, textutil.Tail(out, 20))
+	}
 	gates, err := featureGates(ctx, c, base)
 	if err != nil {
 		return err
@@ -176,6 +187,9 @@ func installAgent(ctx context.Context, c client.APIClient, base, ref, agent stri
 	}
 	return nil
 }
+
+// seedTimeout bounds making the etcd seed, which takes seconds.
+const seedTimeout = 3 * time.Minute
 
 // LabelFeatureGates, on a node image, lists the feature gates its
 // Kubernetes knows (comma-separated), so that create refuses a misspelt

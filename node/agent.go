@@ -38,6 +38,9 @@ func Main(args []string) int {
 	if len(args) > 0 && args[0] == "addon" {
 		return addonCommand(args[1:])
 	}
+	if len(args) > 0 && args[0] == "seed-etcd" {
+		return seedCommand(args[1:])
+	}
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
 	log.SetPrefix("skiff-node: ")
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -71,7 +74,8 @@ type Agent struct {
 	ip     string
 	reaper *supervisor.Reaper
 	units  []component
-	// booted: etcd had run on this volume before this boot.
+	// booted: etcd had run on this volume before this boot, or starts
+	// from the image's seed: the default RBAC policy is there.
 	booted bool
 	netpol *netpolAddon
 
@@ -94,6 +98,11 @@ func newAgent() (*Agent, error) {
 	cgroupRoot, err := prepareHost()
 	if err != nil {
 		return nil, err
+	}
+	if !booted {
+		if booted, err = restoreEtcdSeed(cfg.NodeName); err != nil {
+			return nil, err
+		}
 	}
 	ip, err := nodeIP()
 	if err != nil {
@@ -134,7 +143,7 @@ func newAgent() (*Agent, error) {
 // returns when all are ready or one failed.
 func (a *Agent) start(ctx context.Context) error {
 	done := map[string]chan struct{}{}
-	for _, name := range []string{"forget-pods", "api-bootstrapped", "addons", "node-role"} {
+	for _, name := range []string{"forget-pods", "api-healthy", "api-bootstrapped", "addons", "node-role"} {
 		done[name] = make(chan struct{})
 	}
 	for _, u := range a.units {
@@ -168,6 +177,9 @@ func (a *Agent) start(ctx context.Context) error {
 	for _, u := range a.units {
 		run(u.name, u.after, func() error { return a.startUnit(ctx, u) })
 	}
+	run("api-healthy", []string{"kube-apiserver"}, func() error {
+		return waitReady(ctx, httpReady(apiHealthyURL(), adminTLS), func() error { return nil }, startTimeout)
+	})
 	run("api-bootstrapped", []string{"kube-apiserver"}, func() error {
 		return waitReady(ctx, bootstrapped(a.booted), func() error { return nil }, startTimeout)
 	})

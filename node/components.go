@@ -73,6 +73,12 @@ func apiServingURL() string {
 	return fmt.Sprintf("https://127.0.0.1:%d/readyz?exclude=%s", APIServerPort, strings.Join(bootstrapHooks, "&exclude="))
 }
 
+// apiHealthyURL is the API server's /healthz, which passes once its
+// bootstrap hooks are done, however much of the policy was in etcd.
+func apiHealthyURL() string {
+	return fmt.Sprintf("https://127.0.0.1:%d/healthz", APIServerPort)
+}
+
 // bootstrapped is ready once the default RBAC policy is in etcd: at once on
 // a volume where etcd has run before, else when all of /readyz passes. The
 // scheduler and kube-proxy wait for it: refused for want of their roles,
@@ -219,8 +225,14 @@ func components(c *Config, ip string) []component {
 		}, ready: httpReady("http://127.0.0.1:2381/health", nil)},
 		{name: "kube-apiserver", kube: true, path: "/usr/local/bin/kube-apiserver", args: apiserver, after: []string{"etcd"},
 			ready: httpReady(apiServingURL(), adminTLS)},
+		// The controller manager polls the API server's /healthz once a
+		// second before it starts any controller, and /healthz waits for
+		// the bootstrap hooks, which wait a second before they begin: it
+		// started its controllers up to a second after /healthz passed.
+		// Started once the agent (polling every 100 ms) sees it pass,
+		// its first poll passes.
 		{name: "kube-controller-manager", kube: true, path: "/usr/local/bin/kube-controller-manager", args: controllerManager,
-			after: []string{"kube-apiserver"}, ready: httpReady("https://127.0.0.1:10257/healthz", insecureTLS)},
+			after: []string{"api-healthy"}, ready: httpReady("https://127.0.0.1:10257/healthz", insecureTLS)},
 		{name: "kube-scheduler", kube: true, path: "/usr/local/bin/kube-scheduler", args: scheduler,
 			after: []string{"api-bootstrapped"}, ready: httpReady("https://127.0.0.1:10259/healthz", insecureTLS)},
 		// The kubelet starts beside the API server: its own start-up (about

@@ -48,8 +48,8 @@ func TestBootstrapOrder(t *testing.T) {
 		late := slices.Contains(u.after, "api-bootstrapped")
 		switch u.name {
 		case "kube-controller-manager":
-			if !early || late {
-				t.Errorf("%s after %v, want kube-apiserver", u.name, u.after)
+			if !slices.Equal(u.after, []string{"api-healthy"}) {
+				t.Errorf("%s after %v, want api-healthy", u.name, u.after)
 			}
 		case "kube-scheduler", "kube-proxy":
 			if early || !late {
