@@ -40,9 +40,13 @@ type Values struct {
 	// LoadBalancerPool is the CIDR MetalLB hands out Service addresses from
 	// (required by loadbalancer).
 	LoadBalancerPool string
-	// RegistryPort is the node port the registry listens on, the same as
-	// on the host's 127.0.0.1 (required by registry).
+	// RegistryPort is the registry's port on the host's 127.0.0.1, which
+	// image names use (localhost:PORT/IMAGE) on the host and in pods alike
+	// (required by registry).
 	RegistryPort int
+	// RegistryNodePort is where the registry listens on the node's network;
+	// containerd maps localhost:RegistryPort to it (required by registry).
+	RegistryNodePort int
 	// Webhook is a serving certificate for addon webhooks (base64 PEM) and
 	// CABundle the CA that signed it; empty lets MetalLB mint its own, which
 	// delays its readiness by the kubelet's secret refresh.
@@ -125,6 +129,9 @@ func Requires(name string, v Values) error {
 	case "registry":
 		if v.RegistryPort <= 0 || v.RegistryPort > 65535 {
 			return fmt.Errorf("addon registry: the cluster has no registry port published on the host (it was created without the registry addon): recreate it with the registry enabled")
+		}
+		if v.RegistryNodePort <= 0 || v.RegistryNodePort > 65535 {
+			return fmt.Errorf("addon registry: no port for the registry in the node")
 		}
 	case "loadbalancer":
 		if _, _, err := net.ParseCIDR(v.LoadBalancerPool); err != nil {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -19,7 +20,7 @@ import (
 	"github.com/skiff-k8s/skiff/images"
 )
 
-var testValues = Values{DNSIP: "10.96.0.10", ClusterDomain: "cluster.local", PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/16", LoadBalancerPool: "172.30.128.0/24", RegistryPort: 5001, LoadBalancer: true, Gateway: true}
+var testValues = Values{DNSIP: "10.96.0.10", ClusterDomain: "cluster.local", PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/16", LoadBalancerPool: "172.30.128.0/24", RegistryPort: 5001, RegistryNodePort: 5000, LoadBalancer: true, Gateway: true}
 
 // objects parses a multi-document YAML stream.
 func objects(t *testing.T, data []byte) []map[string]any {
@@ -295,7 +296,7 @@ func TestRegistry(t *testing.T) {
 	if err := yaml.Unmarshal([]byte(cfg), &conf); err != nil {
 		t.Fatalf("registry config.yml: %v\n%s", err, cfg)
 	}
-	if field(conf, "http", "addr") != ":5042" || field(conf, "storage", "filesystem", "rootdirectory") != "/var/lib/registry" {
+	if field(conf, "http", "addr") != ":5000" || field(conf, "storage", "filesystem", "rootdirectory") != "/var/lib/registry" {
 		t.Errorf("registry config: %v", conf)
 	}
 	vols, _ := field(d, "spec", "template", "spec", "volumes").([]any)
@@ -312,8 +313,22 @@ func TestRegistry(t *testing.T) {
 		t.Error("registry pods get Service link variables, which it reads as REGISTRY_* configuration")
 	}
 	c := containers(d)
-	if len(c) != 1 || field(c[0], "startupProbe", "httpGet", "port") != 5042 {
+	if len(c) != 1 || field(c[0], "startupProbe", "httpGet", "port") != 5000 {
 		t.Errorf("registry container: %v", c)
+	}
+	svc := find(objs, "Service", "registry")
+	if ports, _ := field(svc, "spec", "ports").([]any); len(ports) != 1 || field(ports[0].(map[string]any), "port") != 5042 || field(ports[0].(map[string]any), "targetPort") != 5000 {
+		t.Errorf("registry Service ports %v, want 5042 to the node's 5000", field(svc, "spec", "ports"))
+	}
+	// The pod does not depend on the host's port: a clone, which gets
+	// another, keeps its registry pod instead of rolling a new one.
+	v.RegistryPort = 5043
+	other, err := Render("registry", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(d, find(objects(t, other), "Deployment", "registry")) {
+		t.Error("the registry Deployment changes with the host's port")
 	}
 	hosting := find(objs, "ConfigMap", "local-registry-hosting")
 	if field(hosting, "metadata", "namespace") != "kube-public" {

@@ -2,9 +2,10 @@
 // MiB go: time to a working app (create, the test app Running, its Service
 // name answering), create's CPU, the metrics API, the first create from a
 // new node image, the floor no launcher on these parts can beat, stop,
-// start, delete, and the idle node's CPU and memory. It prints a table and
-// writes the figures as JSON (keys in report.go) and as the README's
-// markdown table. Run it with `make bench`.
+// start, delete, the idle node's CPU and memory, and what the addons with
+// CRDs or in the agent cost of both. It prints a table and writes the
+// figures as JSON (keys in report.go) and as the README's markdown table.
+// Run it with `make bench`.
 package main
 
 import (
@@ -45,9 +46,10 @@ func main() {
 	flag.DurationVar(&o.idle, "idle", 60*time.Second, "idle window after create over which idle CPU is measured, and at whose end memory is")
 	flag.Parse()
 	o.kubeconfig = filepath.Join(os.TempDir(), "skiff-bench-kubeconfig")
-	// A round is about 2 minutes plus the idle window; the first create and
-	// the test app's build come once.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(o.rounds+1)*(10*time.Minute+o.idle))
+	// A round is about 2 minutes plus the idle window, as is each addon's
+	// cost (addonCosts); the first create and the test app's build come
+	// once.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(o.rounds+1+len(costlyAddons))*(10*time.Minute+o.idle))
 	defer cancel()
 	if err := bench(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "ERROR:", err)
@@ -98,6 +100,9 @@ func bench(ctx context.Context, o options) error {
 		if err := round(ctx, e, fmt.Sprintf("bench-%d", i), res); err != nil {
 			return fmt.Errorf("round %d: %w", i, err)
 		}
+	}
+	if err := addonCosts(ctx, e, res); err != nil {
+		return fmt.Errorf("addon costs: %w", err)
 	}
 	mach := machine(ctx, docker)
 	mach.Privileged = privileged

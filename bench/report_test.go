@@ -72,7 +72,7 @@ func TestMarkdown(t *testing.T) {
 		"| ↳ kubelet RSS | 134 | 134 | 134 |\n" +
 		"| ↳ etcd RSS | 52 | 52 | 52 |\n" +
 		"\n" +
-		"Breakdown: create steps in seconds each; \"ready\" in seconds from the node's start; \"idle cpu\" in % of one core over the idle window.\n" +
+		"Breakdown: create steps in seconds each; \"ready\" in seconds from the node's start; \"idle cpu\" in % of one core over the idle window; \"without ADDON\": one cluster with every other default addon (the addon's cost is the table's figure less this).\n" +
 		"\n" +
 		"| step | min | median | max |\n" +
 		"|---|---|---|---|\n" +

@@ -240,6 +240,23 @@ spec:
 // addonPorts reads the ingress and registry host ports from skiff status.
 func addonPorts(c *cluster) (httpPort, httpsPort, registryPort int) {
 	c.t.Helper()
+	httpPort, httpsPort, registryPort, _ = publishedPorts(c)
+	return
+}
+
+// registryNodePort is the port the registry listens on in c's node, which
+// its host port is published to.
+func registryNodePort(c *cluster) int {
+	c.t.Helper()
+	_, _, _, node := publishedPorts(c)
+	return node
+}
+
+// publishedPorts reads the ingress and registry ports from `skiff status`:
+// each host port, and the registry's in the node (older node images listen
+// on the host's port itself).
+func publishedPorts(c *cluster) (httpPort, httpsPort, registryPort, registryNode int) {
+	c.t.Helper()
 	var st struct {
 		Ports []string `json:"ports"`
 	}
@@ -256,8 +273,8 @@ func addonPorts(c *cluster) (httpPort, httpsPort, registryPort int) {
 			httpPort = host
 		case node == 443:
 			httpsPort = host
-		case node == host && node != 6443:
-			registryPort = host
+		case node == 5000 || (node == host && node != 6443):
+			registryPort, registryNode = host, node
 		}
 	}
 	if httpPort == 0 || httpsPort == 0 || registryPort == 0 {

@@ -37,7 +37,7 @@ func TestRegistryIsolation(t *testing.T) {
 		// containerd pulls from localhost; the pod then calls the registry
 		// through its Service and the node's address.
 		svc := fmt.Sprintf("http://registry.kube-system.svc:%d/v2/", port)
-		node := fmt.Sprintf("http://%s:%d/v2/", ip, port)
+		node := fmt.Sprintf("http://%s:%d/v2/", ip, registryNodePort(a))
 		a.kubectl("run", "pulled", "--image="+ref, "--image-pull-policy=Always", "--restart=Never", "--", "get", svc, "1", "0s", "1", "30s")
 		if out := podOutput(a, "pulled"); !strings.Contains(out, "{}") {
 			t.Errorf("pod pulled from the registry got %q from %s", out, svc)
@@ -54,7 +54,7 @@ func TestRegistryIsolation(t *testing.T) {
 // what fails is the registry port alone, not the route.
 func assertRegistryIsolated(t *testing.T, c, from *cluster) {
 	t.Helper()
-	_, _, port := addonPorts(c)
+	port := registryNodePort(c)
 	ip := inspect(t, nodeOf(c), `{{(index .NetworkSettings.Networks "skiff").IPAddress}}`)
 	if err := dial(t, nodeOf(from), ip, 6443); err != nil {
 		t.Fatalf("%s cannot reach %s's API server at %s:6443 either: %v", nodeOf(from), c.name, ip, err)

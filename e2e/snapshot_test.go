@@ -230,6 +230,12 @@ func assertClone(t *testing.T, c *cluster, nodeName, rootCA string) {
 	if got := runPodWithPVC(c, "reader-"+c.name, "data", "read", "/data/note"); strings.TrimSpace(got) != "at-snapshot" {
 		t.Errorf("%s: PVC data %q, want at-snapshot", c.name, got)
 	}
+	// The registry's pod names its port in the node, not the host's port
+	// a clone changes: the Deployment is as saved (generation 1 in a
+	// source never changed), not rolled again, which cost a clone 1.5 s.
+	if got := c.kubectl("-n", "kube-system", "get", "deployment", "registry", "-o", "jsonpath={.metadata.generation}"); got != "1" {
+		t.Errorf("%s: registry Deployment at generation %s after the clone, want 1: the clone rolled it again", c.name, got)
+	}
 	if got := c.kubectl("get", "nodes", "-o", "jsonpath={.items[*].metadata.name}"); got != nodeName {
 		t.Errorf("%s: nodes %q, want the snapshot's %q", c.name, got, nodeName)
 	}

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/skiff-k8s/skiff/addons"
+	"github.com/skiff-k8s/skiff/images"
 )
 
 // AddonEnabled reports whether the node configuration enables an addon.
@@ -22,6 +23,7 @@ func AddonValues(c *Config, upstream []string) addons.Values {
 		Upstream:         upstream,
 		LoadBalancerPool: c.LoadBalancerPool,
 		RegistryPort:     c.RegistryPort,
+		RegistryNodePort: images.RegistryNodePort,
 		LoadBalancer:     AddonEnabled(c, "loadbalancer"),
 		Gateway:          AddonEnabled(c, "gateway"),
 		KubeProxyMode:    c.KubeProxyMode,

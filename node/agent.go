@@ -111,7 +111,7 @@ func newAgent() (*Agent, error) {
 	if err := ensureKubeletCert(PKIDir, cfg.NodeName, ip); err != nil {
 		return nil, err
 	}
-	if err := isolateRegistry(cfg.RegistryPort); err != nil {
+	if err := isolateRegistry(registryNodePort(cfg)); err != nil {
 		return nil, err
 	}
 	if err := routeServices(cfg.ServiceSubnet, ip); err != nil {

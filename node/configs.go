@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/skiff-k8s/skiff/images"
 )
 
 // Files the agent writes at every boot, so a newer skiff-node can change
@@ -68,7 +70,8 @@ func renderConfigs(c *Config, cgroupRoot, hostResolv string) (map[string][]byte,
 }
 
 // registryHosts returns the containerd hosts.toml, by registry host, that
-// make the node pull from the registry addon over plain HTTP: it listens on
+// make the node pull localhost:port images (port: the host's) from the
+// registry addon, over plain HTTP at its port in the node: it listens on
 // the node's network without TLS, as Docker on the host expects of
 // localhost. containerd reads certs.d at every pull, so no restart is
 // needed. 127.0.0.1 is there too, since Docker accepts both spellings.
@@ -77,13 +80,13 @@ func registryHosts(port int) map[string]string {
 		return nil
 	}
 	hosts := map[string]string{}
+	registry := fmt.Sprintf("http://127.0.0.1:%d", images.RegistryNodePort)
 	for _, h := range []string{"localhost", "127.0.0.1"} {
-		addr := fmt.Sprintf("%s:%d", h, port)
-		hosts[addr] = fmt.Sprintf(`server = "http://%[1]s"
+		hosts[fmt.Sprintf("%s:%d", h, port)] = fmt.Sprintf(`server = "%[1]s"
 
-[host."http://%[1]s"]
+[host."%[1]s"]
   capabilities = ["pull", "resolve", "push"]
-`, addr)
+`, registry)
 	}
 	return hosts
 }

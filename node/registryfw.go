@@ -11,10 +11,21 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/skiff-k8s/skiff/images"
 )
 
 // registryChain is the filter chain that guards the registry port.
 const registryChain = "SKIFF-REGISTRY"
+
+// registryNodePort is the registry addon's port on the node's network, 0
+// without the addon's host port.
+func registryNodePort(c *Config) int {
+	if c.RegistryPort <= 0 {
+		return 0
+	}
+	return images.RegistryNodePort
+}
 
 // isolateRegistry keeps containers of other clusters on the shared Docker
 // network from using this node's registry: the registry listens on the

