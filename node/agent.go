@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -332,72 +331,5 @@ func (a *Agent) stopUnit(u component, timeout time.Duration) {
 	}
 	if err := p.Stop(timeout); err != nil {
 		log.Printf("stop %s: %v", p.Name, err)
-	}
-}
-
-// AgentStatus is the agent's report, read by `skiff status`.
-type AgentStatus struct {
-	Phase      string             `json:"phase"`
-	Error      string             `json:"error,omitempty"`
-	NodeIP     string             `json:"nodeIP,omitempty"`
-	Components []ComponentStatus  `json:"components,omitempty"`
-	ReadyAfter map[string]float64 `json:"readyAfterSeconds,omitempty"`
-	// Cgroups is the cgroup set-up the agent found and made (see
-	// describeCgroups).
-	Cgroups string `json:"cgroups,omitempty"`
-	// NetworkPolicy is the netpol addon's enforcer, while enabled.
-	NetworkPolicy *NetpolStatus `json:"networkPolicy,omitempty"`
-	Updated       time.Time     `json:"updated"`
-}
-
-// ComponentStatus is one supervised process.
-type ComponentStatus struct {
-	Name      string    `json:"name"`
-	Running   bool      `json:"running"`
-	PID       int       `json:"pid,omitempty"`
-	Restarts  int       `json:"restarts"`
-	StartedAt time.Time `json:"startedAt,omitempty"`
-	LastExit  string    `json:"lastExit,omitempty"`
-}
-
-func (a *Agent) reportStatus(ctx context.Context) {
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
-	for {
-		a.writeStatus()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-func (a *Agent) writeStatus() {
-	// One writer at a time, each with the state as it writes: the ticker
-	// and a reload may write at once.
-	a.statusMu.Lock()
-	defer a.statusMu.Unlock()
-	a.mu.Lock()
-	s := AgentStatus{Phase: a.phase, Error: a.startErr, NodeIP: a.ip, ReadyAfter: map[string]float64{}, Cgroups: a.cgroups, Updated: time.Now()}
-	for n, d := range a.ready {
-		s.ReadyAfter[n] = d.Seconds()
-	}
-	for _, u := range a.units {
-		if p := a.procs[u.name]; p != nil {
-			st := p.Status()
-			s.Components = append(s.Components, ComponentStatus{Name: st.Name, Running: st.Running, PID: st.PID, Restarts: st.Restarts, StartedAt: st.StartedAt, LastExit: st.LastExit})
-		}
-	}
-	a.mu.Unlock()
-	s.NetworkPolicy = a.netpol.status()
-	writeStatus(s)
-}
-
-func writeStatus(s AgentStatus) {
-	data, _ := json.MarshalIndent(s, "", "  ")
-	tmp := StatusFile + ".tmp"
-	if os.WriteFile(tmp, data, 0o644) == nil {
-		_ = os.Rename(tmp, StatusFile)
 	}
 }
