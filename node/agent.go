@@ -40,6 +40,12 @@ func Main(args []string) int {
 	if len(args) > 0 && args[0] == "seed-etcd" {
 		return seedCommand(args[1:])
 	}
+	if len(args) > 0 {
+		// A command this agent does not know (a newer CLI's) must not
+		// start a second agent beside PID 1.
+		fmt.Fprintf(os.Stderr, "skiff-node: unknown command %q (this node's agent knows versions, addon, seed-etcd)\n", args[0])
+		return 2
+	}
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
 	log.SetPrefix("skiff-node: ")
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

@@ -86,3 +86,11 @@ func TestStartAndWaitToleratesOneExitAtBoot(t *testing.T) {
 		t.Fatalf("status %+v, want running after one exit", st)
 	}
 }
+
+// An unknown command (a newer CLI's, run by docker exec) must fail at once:
+// running on would start a second agent beside PID 1.
+func TestMainRefusesUnknownCommand(t *testing.T) {
+	if got := Main([]string{"no-such-command"}); got != 2 {
+		t.Fatalf("Main(no-such-command) = %d, want 2", got)
+	}
+}
