@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -29,22 +32,25 @@ const (
 	bootExits = 3
 )
 
+// subcommands are skiff-node's commands besides the agent itself (no
+// arguments).
+var subcommands = map[string]func(args []string) int{
+	"versions":  func([]string) int { return printVersions() },
+	"addon":     addonCommand,
+	"seed-etcd": seedCommand,
+}
+
 // Main is skiff-node's entry point.
 func Main(args []string) int {
-	if len(args) > 0 && args[0] == "versions" {
-		return printVersions()
-	}
-	if len(args) > 0 && args[0] == "addon" {
-		return addonCommand(args[1:])
-	}
-	if len(args) > 0 && args[0] == "seed-etcd" {
-		return seedCommand(args[1:])
-	}
 	if len(args) > 0 {
-		// A command this agent does not know (a newer CLI's) must not
-		// start a second agent beside PID 1.
-		fmt.Fprintf(os.Stderr, "skiff-node: unknown command %q (this node's agent knows versions, addon, seed-etcd)\n", args[0])
-		return 2
+		cmd, ok := subcommands[args[0]]
+		if !ok {
+			// A command this agent does not know (a newer CLI's) must
+			// not start a second agent beside PID 1.
+			fmt.Fprintf(os.Stderr, "skiff-node: unknown command %q (this node's agent knows %s)\n", args[0], strings.Join(slices.Sorted(maps.Keys(subcommands)), ", "))
+			return 2
+		}
+		return cmd(args[1:])
 	}
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
 	log.SetPrefix("skiff-node: ")

@@ -73,6 +73,10 @@ func apiServingURL() string {
 	return fmt.Sprintf("https://127.0.0.1:%d/readyz?exclude=%s", APIServerPort, strings.Join(bootstrapHooks, "&exclude="))
 }
 
+// etcdPeerURL is etcd's peer URL, also the member's in a restored seed:
+// a restored member must be the one etcd then runs as.
+const etcdPeerURL = "http://127.0.0.1:2380"
+
 // apiHealthyURL is the API server's /healthz, which passes once its
 // bootstrap hooks are done, however much of the policy was in etcd.
 func apiHealthyURL() string {
@@ -206,9 +210,9 @@ func components(c *Config, ip string) []component {
 			"--data-dir=" + etcdDataDir,
 			"--listen-client-urls=https://127.0.0.1:2379",
 			"--advertise-client-urls=https://127.0.0.1:2379",
-			"--listen-peer-urls=http://127.0.0.1:2380",
-			"--initial-advertise-peer-urls=http://127.0.0.1:2380",
-			"--initial-cluster=" + c.NodeName + "=http://127.0.0.1:2380",
+			"--listen-peer-urls=" + etcdPeerURL,
+			"--initial-advertise-peer-urls=" + etcdPeerURL,
+			"--initial-cluster=" + c.NodeName + "=" + etcdPeerURL,
 			"--listen-metrics-urls=http://127.0.0.1:2381",
 			"--client-cert-auth=true",
 			"--trusted-ca-file=" + pki("etcd/ca.crt"),

@@ -3,11 +3,6 @@ package node
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/skiff-k8s/skiff/internal/textutil"
+	certs "github.com/skiff-k8s/skiff/provision/pki"
 )
 
 // EtcdSeedFile, in the node image, is an etcd snapshot of what a new API
@@ -79,7 +75,6 @@ func seedCommand(args []string) int {
 const (
 	seedEtcdURL    = "http://127.0.0.1:2379"
 	seedAPIPort    = 6443
-	seedPeerURL    = "http://127.0.0.1:2380"
 	seedMemberName = "seed"
 )
 
@@ -95,8 +90,8 @@ func makeEtcdSeed(ctx context.Context, out string) error {
 	etcd := exec.CommandContext(ctx, "/usr/local/bin/etcd",
 		"--name="+seedMemberName, "--data-dir="+filepath.Join(dir, "etcd"),
 		"--listen-client-urls="+seedEtcdURL, "--advertise-client-urls="+seedEtcdURL,
-		"--listen-peer-urls="+seedPeerURL, "--initial-advertise-peer-urls="+seedPeerURL,
-		"--initial-cluster="+seedMemberName+"="+seedPeerURL)
+		"--listen-peer-urls="+etcdPeerURL, "--initial-advertise-peer-urls="+etcdPeerURL,
+		"--initial-cluster="+seedMemberName+"="+etcdPeerURL)
 	stopEtcd, _, err := startLogged(etcd, &logs)
 	if err != nil {
 		return fmt.Errorf("start etcd: %w", err)
@@ -236,25 +231,17 @@ func startLogged(cmd *exec.Cmd, logs io.Writer) (func(), <-chan struct{}, error)
 	}, done, nil
 }
 
-// writeThrowawayKey writes a new ECDSA key pair, which the seed's API
-// server would sign service-account tokens with: it issues none.
+// writeThrowawayKey writes a new key pair, which the seed's API server
+// would sign service-account tokens with: it issues none.
 func writeThrowawayKey(keyPath, pubPath string) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	priv, pub, err := certs.ServiceAccountKeyPair()
 	if err != nil {
 		return err
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
+	if err := os.WriteFile(keyPath, priv, 0o600); err != nil {
 		return err
 	}
-	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		return err
-	}
-	return os.WriteFile(pubPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o600)
+	return os.WriteFile(pubPath, pub, 0o600)
 }
 
 // restoreEtcdSeed makes a new etcd member named name in etcdDataDir from
@@ -274,8 +261,8 @@ func restoreEtcdSeed(name string) (bool, error) {
 		SnapshotPath:        EtcdSeedFile,
 		Name:                name,
 		OutputDataDir:       tmp,
-		PeerURLs:            []string{"http://127.0.0.1:2380"},
-		InitialCluster:      name + "=http://127.0.0.1:2380",
+		PeerURLs:            []string{etcdPeerURL},
+		InitialCluster:      name + "=" + etcdPeerURL,
 		InitialClusterToken: "etcd-cluster",
 	})
 	if err != nil {

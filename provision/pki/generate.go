@@ -105,21 +105,30 @@ func (f Files) leaves(cfg Config, serviceIP netip.Addr, ca, frontProxyCA, etcdCA
 
 // serviceAccountKey creates the key pair that signs service-account tokens.
 func (f Files) serviceAccountKey() error {
-	key, err := newKey()
-	if err != nil {
-		return err
-	}
-	priv, err := encodeKey(key)
-	if err != nil {
-		return err
-	}
-	pub, err := encodePublicKey(key)
+	priv, pub, err := ServiceAccountKeyPair()
 	if err != nil {
 		return err
 	}
 	f["pki/sa.key"] = priv
 	f["pki/sa.pub"] = pub
 	return nil
+}
+
+// ServiceAccountKeyPair returns a new PEM private key and its public key,
+// as kube-apiserver's --service-account-signing-key-file and
+// --service-account-key-file read them.
+func ServiceAccountKeyPair() (priv, pub []byte, err error) {
+	key, err := newKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	if priv, err = encodeKey(key); err != nil {
+		return nil, nil, err
+	}
+	if pub, err = encodePublicKey(key); err != nil {
+		return nil, nil, err
+	}
+	return priv, pub, nil
 }
 
 // componentKubeconfigs issues a client certificate for each component
