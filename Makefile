@@ -1,5 +1,5 @@
 # Every target is a one-liner; the logic lives in hack/.
-.PHONY: build image cluster test unit verify bench clean test-hosts
+.PHONY: build image cluster test unit verify bench clean test-hosts test-releases
 
 BIN := bin/skiff
 
@@ -21,6 +21,11 @@ verify:
 
 test: image
 	hack/test.sh
+
+# The per-release e2e tests on the Kubernetes releases make test leaves out
+# (RELEASES="1.36 1.35" to choose).
+test-releases: image
+	hack/test-releases.sh $(RELEASES)
 
 # Debian VMs (qemu, KVM) for the cgroup v2 and --privileged host paths;
 # needs VT-x/AMD-V KVM, never run yet (README, "Host matrix").

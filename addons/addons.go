@@ -4,8 +4,9 @@
 // served by that same controller; NetworkPolicy, which the agent enforces
 // itself, has none), embedded in the
 // binary and rendered with the cluster's values. Their images are built and
-// preloaded by package images; each manifest names them exactly as
-// images/versions.yaml pins them, so nothing is ever pulled. Manifests taken
+// preloaded by package images; each manifest names them by their entry in
+// images/versions.yaml ({{image "coredns"}}), rendered as the node image's
+// release pins them, so nothing is ever pulled. Manifests taken
 // verbatim from upstream modules (the Gateway API CRDs) are not here: the
 // image build copies them into the node image (versions.yaml addonFiles) and
 // the agent applies them with their addon.
@@ -60,6 +61,10 @@ type Values struct {
 	Gateway bool
 	// KubeProxyMode is kube-proxy's mode (netpol refuses ipvs).
 	KubeProxyMode string
+	// Images are the node image's preloaded images by their entry in
+	// images/versions.yaml (Manifest.Images): manifests name them with
+	// {{image "coredns"}}, so no version is written twice.
+	Images map[string]string
 }
 
 // names are the default-enabled addons. The node applies them concurrently;
@@ -108,7 +113,7 @@ func Render(name string, v Values) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		t, err := template.New(f).Option("missingkey=error").Funcs(template.FuncMap{"join": strings.Join}).Parse(string(src))
+		t, err := template.New(f).Option("missingkey=error").Funcs(template.FuncMap{"join": strings.Join, "image": v.image}).Parse(string(src))
 		if err != nil {
 			return nil, fmt.Errorf("failed to parse addon manifest %s: %w", f, err)
 		}
@@ -120,6 +125,15 @@ func Render(name string, v Values) ([]byte, error) {
 		}
 	}
 	return out.Bytes(), nil
+}
+
+// image is the reference of the preloaded image pinned as entry.
+func (v Values) image(entry string) (string, error) {
+	ref, ok := v.Images[entry]
+	if !ok {
+		return "", fmt.Errorf("the node image preloads no %q image", entry)
+	}
+	return ref, nil
 }
 
 // Requires reports a value the named addon needs but v lacks, e.g. in a

@@ -20,7 +20,44 @@ import (
 	"github.com/skiff-k8s/skiff/images"
 )
 
-var testValues = Values{DNSIP: "10.96.0.10", ClusterDomain: "cluster.local", PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/16", LoadBalancerPool: "172.30.128.0/24", RegistryPort: 5001, RegistryNodePort: 5000, LoadBalancer: true, Gateway: true}
+var testValues = Values{DNSIP: "10.96.0.10", ClusterDomain: "cluster.local", PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/16", LoadBalancerPool: "172.30.128.0/24", RegistryPort: 5001, RegistryNodePort: 5000, LoadBalancer: true, Gateway: true, Images: defaultImages()}
+
+func defaultImages() map[string]string {
+	m, err := images.Resolved("")
+	if err != nil {
+		panic(err)
+	}
+	return m.Images()
+}
+
+// Each release's node renders the images it preloads, and a manifest naming
+// an image the node lacks fails to render instead of pulling.
+func TestRenderReleaseImages(t *testing.T) {
+	m, err := images.LoadManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range m.Supported() {
+		r, err := m.ForKubernetes(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals := testValues
+		vals.Images = r.Images()
+		data, err := Render("dns", vals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), "image: "+r.Images()["coredns"]+"\n") {
+			t.Errorf("%s: dns does not run %s", v, r.Images()["coredns"])
+		}
+	}
+	vals := testValues
+	vals.Images = map[string]string{"coredns": "x"}
+	if _, err := Render("storage", vals); err == nil || !strings.Contains(err.Error(), `no "local-path-provisioner" image`) {
+		t.Errorf("storage without its image: %v", err)
+	}
+}
 
 // objects parses a multi-document YAML stream.
 func objects(t *testing.T, data []byte) []map[string]any {

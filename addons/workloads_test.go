@@ -4,8 +4,8 @@ import "testing"
 
 func TestWorkloadsOfEveryAddon(t *testing.T) {
 	t.Parallel()
-	v := Values{DNSIP: "10.96.0.10", ClusterDomain: "cluster.local", PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/16",
-		LoadBalancerPool: "172.30.128.0/24", RegistryPort: 5001, RegistryNodePort: 5000}
+	v := testValues
+	v.LoadBalancer, v.Gateway = false, false
 	for _, name := range Names() {
 		rendered, err := Render(name, v)
 		if err != nil {

@@ -30,7 +30,7 @@ func firstCreate(ctx context.Context, e *benchEnv, m *images.Manifest, skiff, wo
 	docker := e.p.Docker()
 	// Without the base, image build would spend half an hour compiling.
 	if base := images.BaseImage(m); !exists(ctx, e, base) {
-		return false, fmt.Errorf("base image %s missing: run `make image`", base)
+		return false, fmt.Errorf("base image %s missing: run `make image` (or bin/skiff image build --kubernetes-version %s)", base, m.Kubernetes.Default)
 	}
 	agent := filepath.Join(work, "skiff")
 	if err := copyWithSuffix(skiff, agent, fmt.Sprintf("\nskiff bench %d\n", time.Now().UnixNano())); err != nil {
@@ -43,7 +43,7 @@ func firstCreate(ctx context.Context, e *benchEnv, m *images.Manifest, skiff, wo
 	bctx, cancel := context.WithTimeout(ctx, agentBuildWait)
 	defer cancel()
 	t := time.Now()
-	out, err := exec.CommandContext(bctx, agent, "image", "build").CombinedOutput()
+	out, err := exec.CommandContext(bctx, agent, "image", "build", "--kubernetes-version", m.Kubernetes.Default).CombinedOutput()
 	r.breakdown["first create: agent layer build"] = append(r.breakdown["first create: agent layer build"], time.Since(t).Seconds())
 	if err != nil {
 		return false, fmt.Errorf("%s image build: %w: %s", agent, err, strings.TrimSpace(string(out)))

@@ -35,6 +35,7 @@ type options struct {
 	skiff      string
 	idle       time.Duration
 	kubeconfig string
+	kubernetes string
 }
 
 func main() {
@@ -44,6 +45,7 @@ func main() {
 	flag.StringVar(&o.md, "md", "bench/out/latest.md", "markdown output file (the README's table)")
 	flag.StringVar(&o.skiff, "skiff", "bin/skiff", "skiff binary whose node image to measure")
 	flag.DurationVar(&o.idle, "idle", 60*time.Second, "idle window after create over which idle CPU is measured, and at whose end memory is")
+	flag.StringVar(&o.kubernetes, "kubernetes-version", "", "Kubernetes release whose node image to measure (default: the newest)")
 	flag.Parse()
 	o.kubeconfig = filepath.Join(os.TempDir(), "skiff-bench-kubeconfig")
 	// A round is about 2 minutes plus the idle window, as is each addon's
@@ -63,7 +65,7 @@ func bench(ctx context.Context, o options) error {
 		return err
 	}
 	defer docker.Close()
-	m, err := images.Resolved("")
+	m, err := images.Resolved(o.kubernetes)
 	if err != nil {
 		return err
 	}
@@ -73,7 +75,7 @@ func bench(ctx context.Context, o options) error {
 	}
 	insp, err := docker.ImageInspect(ctx, nodeImage)
 	if err != nil {
-		return fmt.Errorf("node image %s missing: run `make image`: %w", nodeImage, err)
+		return fmt.Errorf("node image %s missing: run `make image` (or bin/skiff image build --kubernetes-version %s): %w", nodeImage, m.Kubernetes.Default, err)
 	}
 	work, err := os.MkdirTemp("", "skiff-bench-")
 	if err != nil {

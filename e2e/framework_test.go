@@ -8,11 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -295,5 +297,89 @@ func runClosingOutput(t *testing.T, env []string, ready func() bool, args ...str
 		_ = cmd.Process.Kill()
 		t.Fatalf("skiff %s did not stop within 2m of its output pipe closing", strings.Join(args, " "))
 		return nil
+	}
+}
+
+// releases are the Kubernetes releases the per-release tests run against,
+// as $SKIFF_E2E_KUBERNETES names them (versions or minors, separated by
+// spaces or commas; hack/test.sh names the newest and the oldest), else the
+// default release alone. Each one's node image must exist (skiff image
+// build --kubernetes-version V).
+func releases(t *testing.T) []*images.Manifest {
+	t.Helper()
+	m, err := images.LoadManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := strings.FieldsFunc(os.Getenv("SKIFF_E2E_KUBERNETES"), func(r rune) bool { return r == ',' || r == ' ' })
+	if len(names) == 0 {
+		names = []string{m.Kubernetes.Default}
+	}
+	var out []*images.Manifest
+	for _, v := range names {
+		r, err := m.ForKubernetes(v)
+		if err != nil {
+			t.Fatalf("SKIFF_E2E_KUBERNETES: %v", err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// forEachRelease runs test once per release, as a subtest named for its
+// version, on a cluster named base-MINOR (e2e-life-34) created for it with
+// args.
+func forEachRelease(t *testing.T, base string, test func(t *testing.T, c *cluster, rel *images.Manifest), args ...string) {
+	for _, rel := range releases(t) {
+		t.Run(rel.Kubernetes.Default, func(t *testing.T) {
+			test(t, newReleaseCluster(t, base, rel, args...), rel)
+		})
+	}
+}
+
+// newReleaseCluster creates a cluster of release rel named base-MINOR.
+func newReleaseCluster(t *testing.T, base string, rel *images.Manifest, args ...string) *cluster {
+	t.Helper()
+	minor := strings.Split(rel.Kubernetes.Default, ".")[1]
+	return newCluster(t, base+"-"+minor, append([]string{"--kubernetes-version", rel.Kubernetes.Default}, args...)...)
+}
+
+// checkRelease checks that the cluster runs what its release pins: the API
+// server, kubelet and kube-proxy of its Kubernetes, its etcd (skiff status)
+// and its CoreDNS.
+func checkRelease(t *testing.T, c *cluster, rel *images.Manifest) {
+	t.Helper()
+	want := rel.Kubernetes.Default
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cs := c.clientset()
+	v, err := cs.Discovery().ServerVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.GitVersion != want {
+		t.Errorf("API server is %s, want %s", v.GitVersion, want)
+	}
+	node, err := cs.CoreV1().Nodes().Get(ctx, c.name+"-control-plane", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := node.Status.NodeInfo; info.KubeletVersion != want || info.KubeProxyVersion != "" && info.KubeProxyVersion != want {
+		t.Errorf("node runs kubelet %s, kube-proxy %q; want %s", info.KubeletVersion, info.KubeProxyVersion, want)
+	}
+	etcd, _ := rel.Component("etcd")
+	if got := status(c).Versions; got["kubernetes"] != want || got["etcd"] != etcd.Version {
+		t.Errorf("skiff status versions %v, want kubernetes %s and etcd %s", got, want, etcd.Version)
+	}
+	dns, err := cs.AppsV1().Deployments("kube-system").Get(ctx, "coredns", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img := dns.Spec.Template.Spec.Containers[0].Image; img != rel.Images()["coredns"] {
+		t.Errorf("CoreDNS runs %s, want %s", img, rel.Images()["coredns"])
+	}
+	list := c.mustSkiff(time.Minute, "list").stdout
+	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(c.name) + `\s+running\s+` + regexp.QuoteMeta(want) + `\s`).MatchString(list) {
+		t.Errorf("skiff list does not show %s running %s:\n%s", c.name, want, list)
 	}
 }

@@ -7,17 +7,27 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/skiff-k8s/skiff/images"
 )
 
-// TestLifecycle walks one cluster through create, workloads, stop/start,
-// component crashes and delete.
+// TestLifecycle walks one cluster of each release through create,
+// workloads, stop/start, component crashes and delete.
 func TestLifecycle(t *testing.T) {
 	e2e(t)
-	c := newCluster(t, "e2e-life")
+	forEachRelease(t, "e2e-life", testLifecycle)
+}
+
+func testLifecycle(t *testing.T, c *cluster, rel *images.Manifest) {
+	node := c.name + "-control-plane"
+	t.Run("runs its release", func(t *testing.T) {
+		c.t = t
+		checkRelease(t, c, rel)
+	})
 
 	t.Run("node Ready and a pod serves", func(t *testing.T) {
 		c.t = t
-		ready := c.kubectl("get", "node", "e2e-life-control-plane", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
+		ready := c.kubectl("get", "node", node, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
 		if ready != "True" {
 			t.Fatalf("node Ready condition = %q, want True", ready)
 		}
@@ -127,7 +137,7 @@ func TestLifecycle(t *testing.T) {
 		script := `iptables-save -t nat >/tmp/nat && grep -v -- '-A OUTPUT .*-j KUBE-SERVICES' /tmp/nat | iptables-restore -T nat &&
 kubectl --kubeconfig /var/lib/skiff/kubeconfig/admin.conf --server https://10.96.0.1:443 --request-timeout=5s get --raw /readyz; rc=$?
 iptables-restore -T nat </tmp/nat; exit $rc`
-		r := run(t, time.Minute, nil, "docker", "exec", "e2e-life-control-plane", "sh", "-c", script)
+		r := run(t, time.Minute, nil, "docker", "exec", node, "sh", "-c", script)
 		if r.code != 0 || strings.TrimSpace(r.stdout) != "ok" {
 			t.Fatalf("https://10.96.0.1/readyz without kube-proxy's rules: %s", r)
 		}
@@ -137,7 +147,7 @@ iptables-restore -T nat </tmp/nat; exit $rc`
 		t.Run("killed "+comp+" is restarted", func(t *testing.T) {
 			c.t = t
 			before := restarts(status(c), comp)
-			r := run(t, time.Minute, nil, "docker", "exec", "e2e-life-control-plane", "sh", "-c", "kill -9 $(cat /run/skiff/"+comp+".pid)")
+			r := run(t, time.Minute, nil, "docker", "exec", node, "sh", "-c", "kill -9 $(cat /run/skiff/"+comp+".pid)")
 			if r.code != 0 {
 				t.Fatalf("kill %s: %s", comp, r)
 			}
@@ -210,6 +220,18 @@ func TestTwoClustersSideBySide(t *testing.T) {
 		t.Errorf("creating a duplicate should fail with 'already exists':\n%s", r)
 	}
 	a.kubectl("get", "nodes")
+	// A third of another release, when the suite runs more than one.
+	rels := releases(t)
+	if len(rels) > 1 {
+		rel := rels[len(rels)-1]
+		old := newReleaseCluster(t, "e2e-c", rel)
+		checkRelease(t, old, rel)
+		def, err := images.Resolved("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkRelease(t, a, def)
+	}
 }
 
 // status returns `skiff status -o json` for the cluster.
@@ -224,7 +246,8 @@ func status(c *cluster) statusJSON {
 }
 
 type statusJSON struct {
-	APIServer  string `json:"apiServer"`
+	APIServer  string            `json:"apiServer"`
+	Versions   map[string]string `json:"versions"`
 	Components []struct {
 		Name     string `json:"name"`
 		Running  bool   `json:"running"`

@@ -8,14 +8,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/skiff-k8s/skiff/images"
 )
 
-// TestWalkthrough is a developer's first hour on one cluster, in the order
-// the README's tutorial tells it. Each step is a subtest; later steps need
-// the earlier ones, so the first failure stops the walk.
+// TestWalkthrough is a developer's first hour on one cluster of each
+// release, in the order the README's tutorial tells it. Each step is a
+// subtest; later steps need the earlier ones, so the first failure stops
+// the walk.
 func TestWalkthrough(t *testing.T) {
 	e2e(t)
-	c := newCluster(t, "e2e-walk")
+	forEachRelease(t, "e2e-walk", testWalkthrough)
+}
+
+func testWalkthrough(t *testing.T, c *cluster, _ *images.Manifest) {
 	step := func(name string, fn func(t *testing.T)) {
 		if t.Failed() {
 			return

@@ -35,6 +35,11 @@ var kubeCommands = []string{"kube-apiserver", "kube-controller-manager", "kube-s
 // LabelPrefix prefixes the version labels on node images.
 const LabelPrefix = "dev.skiff.version."
 
+// EnvKubernetesVersion, in a node image's environment, is the Kubernetes
+// release it was built for, so that its agent renders what that release
+// preloads (node.release).
+const EnvKubernetesVersion = "SKIFF_KUBERNETES_VERSION"
+
 // assemble streams the root filesystem plus the compiled binaries and the
 // addons' upstream files into `docker import`.
 func (b *Builder) assemble(ctx context.Context, m *Manifest, ref, rootfs string, bins, files map[string]string) error {
@@ -43,6 +48,7 @@ func (b *Builder) assemble(ctx context.Context, m *Manifest, ref, rootfs string,
 	changes := []string{
 		"ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"ENV container=docker",
+		"ENV " + EnvKubernetesVersion + "=" + m.Kubernetes.Default,
 	}
 	for _, v := range m.Versions() {
 		changes = append(changes, fmt.Sprintf("LABEL %s%s=%s", LabelPrefix, v[0], v[1]))

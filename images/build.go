@@ -91,7 +91,7 @@ func (b *Builder) Build(ctx context.Context, m *Manifest) (*Result, error) {
 	base := BaseImage(m)
 	needBase := b.Force || !imageExists(ctx, b.Docker, base)
 	if needBase && b.AgentOnly {
-		return nil, fmt.Errorf("node image %s not found: build it with `skiff image build` (or `make image`), or load one with `skiff image load -i FILE`", ref)
+		return nil, fmt.Errorf("node image %s not found: build it with `skiff image build --kubernetes-version %s`, or load one with `skiff image load -i FILE`", ref, m.Kubernetes.Default)
 	}
 	if err := b.openLog(); err != nil {
 		return nil, err

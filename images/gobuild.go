@@ -93,8 +93,7 @@ func BuildGo(ctx context.Context, cacheDir string, log io.Writer, c GoComponent)
 }
 
 // throwawayGoMod writes a go.mod that requires the component and carries the
-// upstream module's replace directives: local ones (./staging/..., ../api)
-// point at the published module at the staging version instead.
+// upstream module's replace directives (replaceDirectives).
 func (b *Builder) throwawayGoMod(ctx context.Context, c GoComponent) ([]byte, error) {
 	upstream, err := b.downloadGoMod(ctx, c.Module, c.Version)
 	if err != nil {
@@ -106,18 +105,35 @@ func (b *Builder) throwawayGoMod(ctx context.Context, c GoComponent) ([]byte, er
 	}
 	var s strings.Builder
 	fmt.Fprintf(&s, "module skiff.local/build/%s\n\ngo %s\n\nrequire %s %s\n\n", c.Name, goVersion(f), c.Module, c.Version)
+	s.WriteString(replaceDirectives(f, c.Staging))
+	return []byte(s.String()), nil
+}
+
+// replaceDirectives are upstream's replace directives for the throwaway
+// module: a local one (./staging/..., ../api) points at the published module
+// at the staging version instead, unless upstream does not require that
+// module: then it is a guard against importing it (etcd's `go.etcd.io/etcd
+// => ./FORBIDDEN_DEPENDENCY`) and is left out.
+func replaceDirectives(f *modfile.File, staging string) string {
+	required := map[string]bool{}
+	for _, r := range f.Require {
+		required[r.Mod.Path] = true
+	}
+	var s strings.Builder
 	for _, r := range f.Replace {
 		old := r.Old.Path
 		if r.Old.Version != "" {
 			old += " " + r.Old.Version
 		}
 		if modfile.IsDirectoryPath(r.New.Path) {
-			fmt.Fprintf(&s, "replace %s => %s %s\n", old, r.Old.Path, c.Staging)
+			if required[r.Old.Path] {
+				fmt.Fprintf(&s, "replace %s => %s %s\n", old, r.Old.Path, staging)
+			}
 			continue
 		}
 		fmt.Fprintf(&s, "replace %s => %s %s\n", old, r.New.Path, r.New.Version)
 	}
-	return []byte(s.String()), nil
+	return s.String()
 }
 
 func goVersion(f *modfile.File) string {

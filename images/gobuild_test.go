@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/mod/modfile"
 )
 
 func TestWriteMain(t *testing.T) {
@@ -75,5 +77,32 @@ func TestSpecHashMainSource(t *testing.T) {
 	b := GoComponent{Name: "x", MainSource: []byte("package main // b\n")}
 	if specHash(a) == specHash(b) {
 		t.Error("two main sources share one cache key")
+	}
+}
+
+func TestReplaceDirectives(t *testing.T) {
+	t.Parallel()
+	upstream := `module go.etcd.io/etcd/server/v3
+
+require (
+	go.etcd.io/etcd/api/v3 v3.6.5
+	golang.org/x/net v0.1.0
+)
+
+replace (
+	go.etcd.io/etcd/api/v3 => ../api
+	golang.org/x/net v0.1.0 => golang.org/x/net v0.2.0
+)
+
+replace go.etcd.io/etcd => ./FORBIDDEN_DEPENDENCY
+`
+	f, err := modfile.Parse("go.mod", []byte(upstream), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "replace go.etcd.io/etcd/api/v3 => go.etcd.io/etcd/api/v3 v3.6.5\n" +
+		"replace golang.org/x/net v0.1.0 => golang.org/x/net v0.2.0\n"
+	if got := replaceDirectives(f, "v3.6.5"); got != want {
+		t.Errorf("replaceDirectives =\n%s\nwant\n%s", got, want)
 	}
 }

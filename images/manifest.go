@@ -1,10 +1,10 @@
 package images
 
 import (
-	"bytes"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"path"
 	"slices"
@@ -19,8 +19,10 @@ var versionsYAML []byte
 // Manifest pins every upstream version the node image is built from.
 type Manifest struct {
 	Kubernetes struct {
-		Default   string   `yaml:"default"`
-		Supported []string `yaml:"supported"`
+		// Default is the release built and created without a version;
+		// after ForKubernetes, the release chosen.
+		Default  string    `yaml:"default"`
+		Releases []Release `yaml:"releases"`
 	} `yaml:"kubernetes"`
 	Debian struct {
 		Suite    string   `yaml:"suite"`
@@ -39,8 +41,20 @@ type Manifest struct {
 	// TestImages are built like the addon images but only for the e2e
 	// suite (TestImage), never into the node image.
 	TestImages []GoComponent `yaml:"testImages"`
+}
 
-	raw []byte
+// Release is one supported Kubernetes minor: its newest pinned patch and the
+// versions of the parts upstream runs it with, which components name as
+// {{kubernetes}}, {{etcd}}, {{coredns}} and {{pause}}.
+type Release struct {
+	Kubernetes string `yaml:"kubernetes"`
+	Etcd       string `yaml:"etcd"`
+	CoreDNS    string `yaml:"coredns"`
+	Pause      string `yaml:"pause"`
+}
+
+func (r Release) replacer() *strings.Replacer {
+	return strings.NewReplacer("{{kubernetes}}", r.Kubernetes, "{{etcd}}", r.Etcd, "{{coredns}}", r.CoreDNS, "{{pause}}", r.Pause)
 }
 
 // AddonFiles are manifests an addon applies verbatim from a Go module's
@@ -102,12 +116,23 @@ func Resolved(kubernetesVersion string) (*Manifest, error) {
 }
 
 func parseManifest(data []byte) (*Manifest, error) {
-	m := &Manifest{raw: data}
+	m := &Manifest{}
 	if err := yaml.Unmarshal(data, m); err != nil {
 		return nil, fmt.Errorf("failed to parse versions manifest: %w", err)
 	}
 	if m.Kubernetes.Default == "" || m.Debian.Suite == "" || len(m.Go) == 0 || m.Pause.Image == "" || m.Busybox.Image == "" {
 		return nil, fmt.Errorf("versions manifest is incomplete: kubernetes.default, debian.suite, go, pause.image and busybox.image are required")
+	}
+	if len(m.Kubernetes.Releases) == 0 {
+		return nil, fmt.Errorf("versions manifest: kubernetes.releases is empty")
+	}
+	for _, r := range m.Kubernetes.Releases {
+		if _, err := versionReplacer(r.Kubernetes); err != nil || r.Etcd == "" || r.CoreDNS == "" || r.Pause == "" {
+			return nil, fmt.Errorf("versions manifest: release %+v needs kubernetes (vMAJOR.MINOR.PATCH), etcd, coredns and pause", r)
+		}
+	}
+	if _, err := m.release(m.Kubernetes.Default); err != nil {
+		return nil, fmt.Errorf("versions manifest: kubernetes.default: %w", err)
 	}
 	if !slices.Contains(m.Debian.Packages, m.Busybox.Package) {
 		return nil, fmt.Errorf("versions manifest: busybox.package %q must be one of debian.packages (the image is cut from the node's root filesystem)", m.Busybox.Package)
@@ -127,9 +152,6 @@ func parseManifest(data []byte) (*Manifest, error) {
 			return nil, fmt.Errorf("test image %s: image is required", c.Name)
 		}
 	}
-	if err := testImagesLast(data); err != nil {
-		return nil, err
-	}
 	for _, f := range m.AddonFiles {
 		if f.Name == "" || f.Module == "" || f.Version == "" || f.Addon == "" {
 			return nil, fmt.Errorf("addonFiles %q: name, module, version and addon are required", f.Name)
@@ -141,33 +163,67 @@ func parseManifest(data []byte) (*Manifest, error) {
 	return m, nil
 }
 
-// ForKubernetes returns the manifest resolved for one Kubernetes version
-// (empty means the default): every {{...}} placeholder is expanded.
+// ForKubernetes returns the manifest resolved for one Kubernetes release
+// (empty means the default; see release for the forms a version may take):
+// every {{...}} placeholder is expanded.
 func (m *Manifest) ForKubernetes(version string) (*Manifest, error) {
 	if version == "" {
 		version = m.Kubernetes.Default
 	}
-	if !slices.Contains(m.Kubernetes.Supported, version) {
-		return nil, fmt.Errorf("kubernetes version %q is not supported: choose one of %s", version, strings.Join(m.Kubernetes.Supported, ", "))
-	}
-	out := *m
-	out.Kubernetes.Default = version
-	var err error
-	if out.Go, err = resolveComponents(m.Go, version); err != nil {
+	rel, err := m.release(version)
+	if err != nil {
 		return nil, err
 	}
-	if out.TestImages, err = resolveComponents(m.TestImages, version); err != nil {
+	out := *m
+	out.Kubernetes.Default = rel.Kubernetes
+	out.Kubernetes.Releases = []Release{rel}
+	r := rel.replacer()
+	out.Pause.Version, out.Pause.Image = r.Replace(m.Pause.Version), r.Replace(m.Pause.Image)
+	if out.Go, err = resolveComponents(m.Go, r); err != nil {
+		return nil, err
+	}
+	if out.TestImages, err = resolveComponents(m.TestImages, r); err != nil {
 		return nil, err
 	}
 	return &out, nil
 }
 
-// resolveComponents returns copies of cs with every placeholder expanded
-// for Kubernetes version k8s.
-func resolveComponents(cs []GoComponent, k8s string) ([]GoComponent, error) {
+// Supported lists the pinned Kubernetes versions, newest first.
+func (m *Manifest) Supported() []string {
+	var v []string
+	for _, r := range m.Kubernetes.Releases {
+		v = append(v, r.Kubernetes)
+	}
+	return v
+}
+
+// release finds the release of a version: exact (v1.35.4), or a minor
+// (1.35 or v1.35) for the patch the manifest pins.
+func (m *Manifest) release(version string) (Release, error) {
+	want := "v" + strings.TrimPrefix(version, "v")
+	for _, r := range m.Kubernetes.Releases {
+		if r.Kubernetes == want || strings.HasPrefix(r.Kubernetes, want+".") && strings.Count(want, ".") == 1 {
+			return r, nil
+		}
+	}
+	return Release{}, fmt.Errorf("kubernetes version %q is not supported: choose one of %s (or its minor, such as 1.%s)", version, strings.Join(m.Supported(), ", "), minorOf(m.Kubernetes.Releases[0].Kubernetes))
+}
+
+// minorOf is the minor of a version vMAJOR.MINOR.PATCH.
+func minorOf(version string) string {
+	parts := strings.Split(version, ".")
+	if len(parts) < 2 {
+		return ""
+	}
+	return parts[1]
+}
+
+// resolveComponents returns copies of cs with every placeholder expanded:
+// a release's (rel) in versions, then each version's parts.
+func resolveComponents(cs []GoComponent, rel *strings.Replacer) ([]GoComponent, error) {
 	out := make([]GoComponent, len(cs))
 	for i, c := range cs {
-		c.Version = strings.ReplaceAll(c.Version, "{{kubernetes}}", k8s)
+		c.Version = rel.Replace(c.Version)
 		r, err := versionReplacer(c.Version)
 		if err != nil {
 			return nil, fmt.Errorf("component %s: %w", c.Name, err)
@@ -236,45 +292,24 @@ func (m *Manifest) Versions() [][2]string {
 	return append(v, [2]string{"pause", m.Pause.Version})
 }
 
-// BaseTag is the tag of the base image: a hash of the manifest, the chosen
-// Kubernetes version and the build recipe, so the base is rebuilt exactly
-// when one of them changes. The manifest's testImages section, last in the
-// file, and the recipes under recipe/test are left out: the node image does
-// not contain them.
+// BaseTag is the tag of the base image: a hash of what the manifest,
+// resolved for one release, puts into the node image, and of the build
+// recipe, so the base is rebuilt exactly when one of them changes. Another
+// release's pins and the test images (testImages, recipe/test) are left out.
 func (m *Manifest) BaseTag() string {
 	h := sha256.New()
-	h.Write(nodeSection(m.raw))
-	h.Write([]byte(m.Kubernetes.Default))
+	node, _ := json.Marshal(struct {
+		Release    []Release
+		Debian     any
+		Go         []GoComponent
+		Pause      any
+		Busybox    any
+		AddonFiles []AddonFiles
+	}{m.Kubernetes.Releases, m.Debian, m.Go, m.Pause, m.Busybox, m.AddonFiles})
+	h.Write(node)
 	h.Write([]byte(recipeVersion))
 	for _, f := range recipeFiles() {
 		h.Write(f)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:12]
-}
-
-// testImagesKey starts the manifest's last section, the test images.
-const testImagesKey = "\ntestImages:"
-
-// nodeSection is the manifest's text without the testImages section (the
-// newline before it included), which ends the file.
-func nodeSection(raw []byte) []byte {
-	if i := bytes.Index(raw, []byte(testImagesKey)); i >= 0 {
-		return raw[:i]
-	}
-	return raw
-}
-
-// testImagesLast checks that no other top-level key follows testImages:
-// nodeSection cuts the file there.
-func testImagesLast(raw []byte) error {
-	i := bytes.Index(raw, []byte(testImagesKey))
-	if i < 0 {
-		return nil
-	}
-	for _, line := range strings.Split(string(raw[i+len(testImagesKey):]), "\n")[1:] {
-		if line != "" && !strings.HasPrefix(line, " ") && !strings.HasPrefix(line, "#") && !strings.HasPrefix(line, "-") {
-			return fmt.Errorf("versions manifest: testImages must be the last section (found %q after it)", line)
-		}
-	}
-	return nil
 }

@@ -10,7 +10,7 @@ func TestManifestImages(t *testing.T) {
 	want := map[string]string{
 		"pause":                  "registry.k8s.io/pause:3.10.2",
 		"busybox":                "skiff.local/busybox:bookworm",
-		"coredns":                "registry.k8s.io/coredns/coredns:v1.15.0",
+		"coredns":                "registry.k8s.io/coredns/coredns:v1.14.6",
 		"local-path-provisioner": "docker.io/rancher/local-path-provisioner:v0.0.30",
 		"metrics-server":         "registry.k8s.io/metrics-server/metrics-server:v0.9.0",
 		"registry":               "docker.io/library/registry:3.1.2",

@@ -3,6 +3,7 @@ package images
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -39,9 +40,65 @@ func TestForKubernetesRejectsUnsupported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = m.ForKubernetes("v1.20.0")
-	if err == nil || !strings.Contains(err.Error(), m.Kubernetes.Supported[0]) {
-		t.Fatalf("want an error listing the supported versions, got %v", err)
+	for _, v := range []string{"v1.20.0", "1.3", "1", "v1.37.99", "1.37.2.1", "latest"} {
+		_, err = m.ForKubernetes(v)
+		if err == nil || !strings.Contains(err.Error(), strings.Join(m.Supported(), ", ")) {
+			t.Errorf("ForKubernetes(%q): want an error listing the supported versions, got %v", v, err)
+		}
+	}
+}
+
+// Each release builds its own Kubernetes, etcd, CoreDNS and pause, chosen by
+// exact version or by minor, and only its own pins name its image.
+func TestForKubernetesReleases(t *testing.T) {
+	t.Parallel()
+	m, err := LoadManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Kubernetes.Releases) != 4 || m.Kubernetes.Default != m.Kubernetes.Releases[0].Kubernetes {
+		t.Fatalf("releases %v, default %s: want the four newest minors, the newest the default", m.Supported(), m.Kubernetes.Default)
+	}
+	tags := map[string]string{}
+	for _, rel := range m.Kubernetes.Releases {
+		minor := "1." + minorOf(rel.Kubernetes)
+		for _, v := range []string{rel.Kubernetes, strings.TrimPrefix(rel.Kubernetes, "v"), minor, "v" + minor} {
+			r, err := m.ForKubernetes(v)
+			if err != nil {
+				t.Fatalf("ForKubernetes(%q): %v", v, err)
+			}
+			if r.Kubernetes.Default != rel.Kubernetes {
+				t.Errorf("ForKubernetes(%q) chose %s, want %s", v, r.Kubernetes.Default, rel.Kubernetes)
+			}
+		}
+		r, _ := m.ForKubernetes(minor)
+		k, _ := r.Component("kubernetes")
+		etcd, _ := r.Component("etcd")
+		if k.Version != rel.Kubernetes || k.Staging != "v0."+minorOf(rel.Kubernetes)+"."+strings.Split(rel.Kubernetes, ".")[2] || etcd.Version != rel.Etcd {
+			t.Errorf("%s: kubernetes %s (staging %s), etcd %s", rel.Kubernetes, k.Version, k.Staging, etcd.Version)
+		}
+		img := r.Images()
+		if img["coredns"] != "registry.k8s.io/coredns/coredns:"+rel.CoreDNS || img["pause"] != "registry.k8s.io/pause:"+rel.Pause || r.Pause.Version != rel.Pause {
+			t.Errorf("%s: images %v, pause version %s", rel.Kubernetes, img, r.Pause.Version)
+		}
+		if other, dup := tags[r.BaseTag()]; dup {
+			t.Errorf("%s and %s share base tag %s", other, rel.Kubernetes, r.BaseTag())
+		}
+		tags[r.BaseTag()] = rel.Kubernetes
+		if !strings.HasPrefix(BaseImage(r), baseRepository+":"+rel.Kubernetes+"-") {
+			t.Errorf("base image %s does not name %s", BaseImage(r), rel.Kubernetes)
+		}
+	}
+	// Re-pinning one release changes its image alone.
+	newest, _ := m.ForKubernetes("")
+	oldest, _ := m.ForKubernetes(m.Supported()[3])
+	changed := *m
+	changed.Kubernetes.Releases = slices.Clone(m.Kubernetes.Releases)
+	changed.Kubernetes.Releases[3].CoreDNS = "v1.0.0"
+	n2, _ := changed.ForKubernetes("")
+	o2, _ := changed.ForKubernetes(m.Supported()[3])
+	if n2.BaseTag() != newest.BaseTag() || o2.BaseTag() == oldest.BaseTag() {
+		t.Errorf("re-pinning the oldest release's CoreDNS: newest tag %s -> %s, oldest %s -> %s", newest.BaseTag(), n2.BaseTag(), oldest.BaseTag(), o2.BaseTag())
 	}
 }
 
@@ -84,16 +141,12 @@ func TestTagsFollowManifestAndAgent(t *testing.T) {
 	if a.BaseTag() != b.BaseTag() {
 		t.Fatal("base tag is not stable for an unchanged manifest")
 	}
-	// At the start: the end of the file is testImages, which the node
-	// image does not contain.
-	changed, err := parseManifest(append([]byte("# changed\n"), m.raw...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := changed.ForKubernetes("")
-	if c.BaseTag() == a.BaseTag() {
+	changed, _ := m.ForKubernetes("")
+	changed.Debian.Packages = append(slices.Clone(changed.Debian.Packages), "jq")
+	if changed.BaseTag() == a.BaseTag() {
 		t.Error("base tag did not change with the manifest")
 	}
+
 	dir := t.TempDir()
 	agent1, agent2 := filepath.Join(dir, "a1"), filepath.Join(dir, "a2")
 	os.WriteFile(agent1, []byte("agent one"), 0o755)
@@ -114,7 +167,7 @@ func TestTagsFollowManifestAndAgent(t *testing.T) {
 
 func TestParseManifestRejectsIncomplete(t *testing.T) {
 	t.Parallel()
-	if _, err := parseManifest([]byte("kubernetes: {default: v1.37.2}\n")); err == nil {
+	if _, err := parseManifest([]byte("kubernetes: {default: v1.37.2, releases: [{kubernetes: v1.37.2, etcd: v3.7.0, coredns: v1.14.6, pause: '3.10.2'}]}\n")); err == nil {
 		t.Fatal("want an error for a manifest without components")
 	}
 	if _, err := parseManifest([]byte("kubernetes: [")); err == nil {
@@ -156,7 +209,7 @@ func TestAddonFiles(t *testing.T) {
 	if !found {
 		t.Errorf("Versions() = %v lacks gateway-api v1.6.3 (the image's version labels)", m.Versions())
 	}
-	base := "kubernetes: {default: v1, supported: [v1]}\ndebian: {suite: s, packages: [b]}\ngo: [{name: k}]\npause: {image: p}\nbusybox: {package: b, image: b}\n"
+	base := "kubernetes: {default: v1.1.1, releases: [{kubernetes: v1.1.1, etcd: e, coredns: c, pause: p}]}\ndebian: {suite: s, packages: [b]}\ngo: [{name: k}]\npause: {image: p}\nbusybox: {package: b, image: b}\n"
 	for _, bad := range []string{
 		"addonFiles: [{name: x, module: m, version: v1.0.0, addon: a}]",
 		"addonFiles: [{name: x, module: m, version: v1.0.0, files: '[', addon: a}]",

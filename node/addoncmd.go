@@ -51,7 +51,10 @@ func setAddon(ctx context.Context, name string, enable bool) error {
 	}
 	// Keep apply order stable whatever order addons were enabled in.
 	cfg.Addons = slices.DeleteFunc(addons.Names(), func(n string) bool { return !slices.Contains(enabled, n) })
-	v := addonValues(cfg)
+	v, err := addonValues(cfg)
+	if err != nil {
+		return err
+	}
 	if enable {
 		if err := addons.Requires(name, v); err != nil {
 			return err

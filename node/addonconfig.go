@@ -14,7 +14,11 @@ func AddonEnabled(c *Config, name string) bool {
 
 // AddonValues are the values the addons are rendered with for this node;
 // upstream are the DNS servers CoreDNS forwards to (none: offline).
-func AddonValues(c *Config, upstream []string) addons.Values {
+func AddonValues(c *Config, upstream []string) (addons.Values, error) {
+	m, err := release()
+	if err != nil {
+		return addons.Values{}, err
+	}
 	return addons.Values{
 		DNSIP:            c.DNSIP,
 		ClusterDomain:    clusterDomain,
@@ -27,5 +31,6 @@ func AddonValues(c *Config, upstream []string) addons.Values {
 		LoadBalancer:     AddonEnabled(c, "loadbalancer"),
 		Gateway:          AddonEnabled(c, "gateway"),
 		KubeProxyMode:    c.KubeProxyMode,
-	}
+		Images:           m.Images(),
+	}, nil
 }

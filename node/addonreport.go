@@ -26,7 +26,10 @@ type AddonReport struct {
 // for the configuration. An enabled addon that the configuration cannot
 // satisfy (one from an older skiff) is skipped at boot, so it has none.
 func AddonReports(c *Config) ([]AddonReport, error) {
-	v := AddonValues(c, nil)
+	v, err := AddonValues(c, nil)
+	if err != nil {
+		return nil, err
+	}
 	var out []AddonReport
 	for _, name := range addons.Names() {
 		r := AddonReport{Name: name, Enabled: AddonEnabled(c, name), InAgent: addons.InAgent(name)}

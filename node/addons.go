@@ -53,7 +53,10 @@ func (a *Agent) applyAddons(ctx context.Context) error {
 	if len(names) == 0 {
 		return nil
 	}
-	v := addonValues(a.cfg)
+	v, err := addonValues(a.cfg)
+	if err != nil {
+		return err
+	}
 	if len(v.Upstream) == 0 {
 		log.Printf("addons: no upstream DNS servers in /etc/resolv.conf: names outside %s will fail", clusterDomain)
 	} else {
@@ -99,9 +102,12 @@ func (a *Agent) applyAddons(ctx context.Context) error {
 
 // addonValues are the node's addon values, with the same upstream DNS
 // servers pods resolve with when their dnsPolicy is Default.
-func addonValues(c *Config) addons.Values {
+func addonValues(c *Config) (addons.Values, error) {
 	resolv, _ := os.ReadFile("/etc/resolv.conf")
-	v := AddonValues(c, upstreamNameservers(string(resolv)))
+	v, err := AddonValues(c, upstreamNameservers(string(resolv)))
+	if err != nil {
+		return v, err
+	}
 	// Clusters created before the webhook certificate existed lack it; the
 	// addons then mint their own.
 	cert, cerr := os.ReadFile(pki("webhook.crt"))
@@ -111,7 +117,7 @@ func addonValues(c *Config) addons.Values {
 		enc := base64.StdEncoding.EncodeToString
 		v.WebhookCert, v.WebhookKey, v.CABundle = enc(cert), enc(key), enc(ca)
 	}
-	return v
+	return v, nil
 }
 
 // runFunc runs a command to completion and returns its combined output.

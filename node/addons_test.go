@@ -68,7 +68,11 @@ func TestWriteFileAtomicSetsMode(t *testing.T) {
 func TestAddonManifestUpstreamFilesLast(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	v := addons.Values{DNSIP: "10.96.0.10", ClusterDomain: "cluster.local", Gateway: true}
+	v, err := AddonValues(&Config{DNSIP: "10.96.0.10"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Gateway = true
 	if err := os.MkdirAll(filepath.Join(dir, "gateway"), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,10 @@ import (
 )
 
 func TestDecodeManifestEveryAddon(t *testing.T) {
-	v := AddonValues(&Config{DNSIP: "10.96.0.10", LoadBalancerPool: "172.30.128.0/24", RegistryPort: 5001}, nil)
+	v, err := AddonValues(&Config{DNSIP: "10.96.0.10", LoadBalancerPool: "172.30.128.0/24", RegistryPort: 5001}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range addons.Names() {
 		if addons.InAgent(name) {
 			continue

@@ -142,7 +142,7 @@ func TestContainerdConfig(t *testing.T) {
 	if _, err := toml.Decode(string(files[containerdConfig]), &c); err != nil {
 		t.Fatal(err)
 	}
-	m, err := images.LoadManifest()
+	m, err := images.Resolved("")
 	if err != nil {
 		t.Fatal(err)
 	}

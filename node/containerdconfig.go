@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"github.com/BurntSushi/toml"
-
-	"github.com/skiff-k8s/skiff/images"
 )
 
 // containerdConfiguration is the part of containerd 2.x's configuration
@@ -90,24 +88,13 @@ func containerdSettings(pauseImage string) *containerdConfiguration {
 	return c
 }
 
-// pauseImage is the sandbox image the node image preloads, as
-// images/versions.yaml names it: the agent is the skiff that built the
-// image, so its embedded manifest is the image's.
-func pauseImage() (string, error) {
-	m, err := images.LoadManifest()
-	if err != nil {
-		return "", err
-	}
-	return m.Pause.Image, nil
-}
-
 func renderContainerdConfig() ([]byte, error) {
-	pause, err := pauseImage()
+	m, err := release()
 	if err != nil {
 		return nil, fmt.Errorf("render containerd config: %w", err)
 	}
 	var buf bytes.Buffer
-	if err := toml.NewEncoder(&buf).Encode(containerdSettings(pause)); err != nil {
+	if err := toml.NewEncoder(&buf).Encode(containerdSettings(m.Pause.Image)); err != nil {
 		return nil, fmt.Errorf("render containerd config: %w", err)
 	}
 	return buf.Bytes(), nil

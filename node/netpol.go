@@ -114,7 +114,11 @@ func netpolWanted(cfg *Config) bool {
 	if !AddonEnabled(cfg, "netpol") {
 		return false
 	}
-	if err := addons.Requires("netpol", AddonValues(cfg, nil)); err != nil {
+	v, err := AddonValues(cfg, nil)
+	if err == nil {
+		err = addons.Requires("netpol", v)
+	}
+	if err != nil {
 		log.Printf("addons: skipping netpol: %v", err)
 		return false
 	}

@@ -9,6 +9,8 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
+
+	"github.com/skiff-k8s/skiff/images"
 )
 
 // Provider manages skiff clusters on one Docker engine.
@@ -50,11 +52,13 @@ func (p *Provider) Docker() client.APIClient { return p.docker }
 
 // Cluster is one cluster as Docker shows it.
 type Cluster struct {
-	Name      string `json:"name"`
-	Node      string `json:"node"`
-	State     string `json:"state"`
-	Image     string `json:"image"`
-	APIServer string `json:"apiServer"`
+	Name  string `json:"name"`
+	Node  string `json:"node"`
+	State string `json:"state"`
+	Image string `json:"image"`
+	// Kubernetes is the node image's Kubernetes version.
+	Kubernetes string `json:"kubernetes"`
+	APIServer  string `json:"apiServer"`
 }
 
 // List returns every skiff cluster, sorted by name.
@@ -70,7 +74,8 @@ func (p *Provider) List(ctx context.Context) ([]Cluster, error) {
 		if len(c.Names) > 0 {
 			node = c.Names[0][1:]
 		}
-		out = append(out, Cluster{Name: name, Node: node, State: c.State, Image: c.Image, APIServer: c.Labels[LabelAPIServer]})
+		out = append(out, Cluster{Name: name, Node: node, State: c.State, Image: c.Image,
+			Kubernetes: c.Labels[images.LabelPrefix+"kubernetes"], APIServer: c.Labels[LabelAPIServer]})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil

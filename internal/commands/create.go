@@ -17,7 +17,7 @@ import (
 func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 	var flags struct {
 		name, config, image, kubeconfig string
-		from                            string
+		from, kubernetesVersion         string
 		wait                            time.Duration
 		httpPort, httpsPort, registry   int
 		addons                          []string
@@ -30,11 +30,20 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if flags.from != "" {
-				for _, f := range []string{"config", "image", "addons", "no-addons"} {
+				for _, f := range []string{"config", "image", "kubernetes-version", "addons", "no-addons"} {
 					if cmd.Flags().Changed(f) {
 						return fmt.Errorf("--from takes the node image, subnets and addons from the snapshot: drop --%s", f)
 					}
 				}
+			}
+			if flags.image != "" && flags.kubernetesVersion != "" {
+				return errors.New("--image names a node image, which has its own Kubernetes version: drop --kubernetes-version")
+			}
+			// Before any container exists: an unsupported version is one
+			// line listing the supported ones.
+			b, m, err := builder(flags.kubernetesVersion, nil, cli.NewSteps(s.Err))
+			if err != nil {
+				return err
 			}
 			cfg := &provision.Config{From: flags.from}
 			if flags.config != "" {
@@ -77,9 +86,15 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 			}
 			defer done()
 			if cfg.Image == "" && cfg.From == "" {
-				if cfg.Image, err = ensureAgentLayer(cmd, s, p); err != nil {
+				// Build returns at once when the image exists; else it adds
+				// this skiff's agent layer (about a second) to the base, as
+				// after an upgrade of skiff.
+				b.Docker, b.AgentOnly = p.Docker(), true
+				res, err := b.Build(cmd.Context(), m)
+				if err != nil {
 					return err
 				}
+				cfg.Image = res.Image
 			}
 			for _, w := range p.Warnings(cmd.Context()) {
 				fmt.Fprintf(s.Err, "WARNING: %s: %s (fix: %s)\n", w.Check, w.Detail, w.Fix)
@@ -109,7 +124,8 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVarP(&flags.name, "name", "n", provision.DefaultName, "cluster name")
 	f.StringVar(&flags.config, "config", "", "kind v1alpha4 Cluster config file")
-	f.StringVar(&flags.image, "image", "", "node image (default: the one this skiff builds)")
+	f.StringVar(&flags.image, "image", "", "node image (default: the one this skiff builds for --kubernetes-version)")
+	f.StringVar(&flags.kubernetesVersion, "kubernetes-version", "", "Kubernetes version, such as v1.35.4 or 1.35 (default: the newest; skiff version lists them)")
 	f.StringVar(&flags.from, "from", "", "snapshot to start from: its workloads, volumes, images and node image (see skiff snapshot ls)")
 	mustComplete(cmd, "from", completeSnapshots)
 	readyFlags(cmd, &flags.kubeconfig, &flags.wait)
@@ -121,21 +137,4 @@ func newCreateCommand(s Streams, root *rootFlags) *cobra.Command {
 	f.IntVar(&flags.httpsPort, "https-port", 0, "host port for ingress HTTPS (default 443 when free, else a free port)")
 	f.IntVar(&flags.registry, "registry-port", 0, "host port of the registry, localhost:PORT (default 5001 when free, else a free port)")
 	return cmd
-}
-
-// ensureAgentLayer returns this skiff's node image, adding its agent layer
-// (about a second) when only the base image exists, as after an upgrade of
-// skiff.
-func ensureAgentLayer(cmd *cobra.Command, s Streams, p *provision.Provider) (string, error) {
-	b, m, err := builder("", p.Docker(), cli.NewSteps(s.Err))
-	if err != nil {
-		return "", err
-	}
-	// Build returns at once when the image exists.
-	b.AgentOnly = true
-	res, err := b.Build(cmd.Context(), m)
-	if err != nil {
-		return "", err
-	}
-	return res.Image, nil
 }

@@ -188,7 +188,7 @@ func cacheDir() string {
 func newImagePruneCommand(s Streams) *cobra.Command {
 	return &cobra.Command{
 		Use:   "prune",
-		Short: "Remove older node images of this skiff's Kubernetes version that no cluster uses",
+		Short: "Remove older node images of each Kubernetes release this skiff has built that no cluster uses",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			docker, err := engine.Connect(cmd.Context())
@@ -196,15 +196,31 @@ func newImagePruneCommand(s Streams) *cobra.Command {
 				return err
 			}
 			defer docker.Close()
-			keep, err := defaultImage()
+			all, err := images.LoadManifest()
 			if err != nil {
 				return err
 			}
-			removed, err := images.Prune(cmd.Context(), docker, keep)
-			for _, r := range removed {
-				fmt.Fprintf(s.Out, "Removed %s\n", r)
+			for _, v := range all.Supported() {
+				b, m, err := builder(v, docker, nil)
+				if err != nil {
+					return err
+				}
+				keep, err := images.NodeImage(m, b.Agent)
+				if err != nil {
+					return err
+				}
+				if _, err := docker.ImageInspect(cmd.Context(), keep); err != nil {
+					continue // not built by this skiff: nothing is older
+				}
+				removed, err := images.Prune(cmd.Context(), docker, keep)
+				for _, r := range removed {
+					fmt.Fprintf(s.Out, "Removed %s\n", r)
+				}
+				if err != nil {
+					return err
+				}
 			}
-			return err
+			return nil
 		},
 	}
 }

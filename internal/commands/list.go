@@ -33,9 +33,9 @@ func newListCommand(s Streams, root *rootFlags) *cobra.Command {
 				return nil
 			}
 			w := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tSTATE\tAPI SERVER\tIMAGE")
+			fmt.Fprintln(w, "NAME\tSTATE\tKUBERNETES\tAPI SERVER\tIMAGE")
 			for _, c := range list {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", c.Name, c.State, c.APIServer, c.Image)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.Name, c.State, c.Kubernetes, c.APIServer, c.Image)
 			}
 			return w.Flush()
 		}),
