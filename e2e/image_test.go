@@ -8,14 +8,16 @@ import (
 	"github.com/skiff-k8s/skiff/images"
 )
 
-// TestNodeImageVersions runs the node image's own version report and checks
-// every binary against the manifest's pins.
+// TestNodeImageVersions runs each release's node image's own version report
+// and checks every binary and preloaded image against the release's pins.
 func TestNodeImageVersions(t *testing.T) {
 	e2e(t)
-	m, err := images.Resolved("")
-	if err != nil {
-		t.Fatal(err)
+	for _, m := range releases(t) {
+		t.Run(m.Kubernetes.Default, func(t *testing.T) { testNodeImageVersions(t, m) })
 	}
+}
+
+func testNodeImageVersions(t *testing.T, m *images.Manifest) {
 	ref, err := images.NodeImage(m, skiffBin(t))
 	if err != nil {
 		t.Fatal(err)

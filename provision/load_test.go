@@ -13,38 +13,49 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/skiff-k8s/skiff/images/archive"
 )
 
-// Output of ctr 2.4 `images ls` in a node, trimmed.
-const ctrLS = `REF                                                                     TYPE                                                 DIGEST                                                                  SIZE      PLATFORMS   LABELS                                                          
-import-2026-11-28@sha256:c447c679ac7981e5f14b595792463f77592d43128a39b84d741a448dac43040b application/vnd.oci.image.index.v1+json sha256:c447c679ac7981e5f14b595792463f77592d43128a39b84d741a448dac43040b 6.0 MiB linux/amd64 io.cri-containerd.image=managed
-registry.k8s.io/pause:3.10.2                                            application/vnd.docker.distribution.manifest.v2+json sha256:57d31e77e10079277b09705a5525a28ca78b4633ee268e5526610bd363935239 365.0 KiB linux/amd64 io.cri-containerd.image=managed,io.cri-containerd.pinned=pinned 
-sha256:345f2490d0cdf9d53aabcbf7f47f2781fa566106c7f30e5db3db312e3e40f5f6 application/vnd.docker.distribution.manifest.v2+json sha256:57d31e77e10079277b09705a5525a28ca78b4633ee268e5526610bd363935239 365.0 KiB linux/amd64 io.cri-containerd.image=managed,io.cri-containerd.pinned=pinned 
-sha256:9874b55b4d3b0dee4493876466ff45de3b7c86a944d22555da74c48283194000 application/vnd.docker.distribution.manifest.v2+json sha256:5f070f9d90e9394c0dd88eef4624c38851f4770ac7642bbb545e877a73d08ca3 6.0 MiB linux/amd64 -
-`
-
-func TestParseCtrImages(t *testing.T) {
-	list, err := parseCtrImages(ctrLS)
-	if err != nil {
-		t.Fatal(err)
+// TestImageSize checks the size ctr reports: the target, the node's
+// platform's manifest through an index, its config and layers; another
+// platform's content, which the node lacks, is not counted.
+func TestImageSize(t *testing.T) {
+	blobs := map[string]string{
+		"sha256:index": `{"manifests": [
+			{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:arm", "size": 900, "platform": {"os": "linux", "architecture": "arm64"}},
+			{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:amd", "size": 500, "platform": {"os": "linux", "architecture": "amd64"}}]}`,
+		"sha256:amd": `{"config": {"size": 30}, "layers": [{"size": 1000}, {"size": 2000}]}`,
+		"sha256:docker": `{"config": {"size": 7}, "layers": [{"size": 100}]}`,
 	}
-	if len(list) != 4 {
-		t.Fatalf("got %d images, want 4: %+v", len(list), list)
+	read := func(d string) ([]byte, error) {
+		if b, ok := blobs[d]; ok {
+			return []byte(b), nil
+		}
+		return nil, status.Error(codes.NotFound, d+" not found")
 	}
-	want := ClusterImage{Ref: "registry.k8s.io/pause:3.10.2", Digest: "sha256:57d31e77e10079277b09705a5525a28ca78b4633ee268e5526610bd363935239", Size: 365 << 10}
-	if list[1] != want {
-		t.Errorf("pause = %+v, want %+v", list[1], want)
+	amd64 := ocispec.Platform{OS: "linux", Architecture: "amd64"}
+	for _, tc := range []struct {
+		name, mediaType, digest string
+		size, want              int64
+		platform                ocispec.Platform
+	}{
+		{"index to the node's manifest", ocispec.MediaTypeImageIndex, "sha256:index", 200, 200 + 500 + 30 + 1000 + 2000, amd64},
+		{"another platform's content is missing", ocispec.MediaTypeImageIndex, "sha256:index", 200, 200 + 900, ocispec.Platform{OS: "linux", Architecture: "arm64"}},
+		{"no manifest for the platform", ocispec.MediaTypeImageIndex, "sha256:index", 200, 200, ocispec.Platform{OS: "linux", Architecture: "s390x"}},
+		{"Docker manifest", mediaDockerManifest, "sha256:docker", 50, 50 + 7 + 100, amd64},
+		{"missing target", ocispec.MediaTypeImageManifest, "sha256:gone", 50, 50, amd64},
+	} {
+		got, err := imageSize(read, tc.mediaType, tc.digest, tc.size, tc.platform)
+		if err != nil || got != tc.want {
+			t.Errorf("%s: imageSize = %d, %v; want %d", tc.name, got, err, tc.want)
+		}
 	}
-	if list[3].Size != 6<<20 {
-		t.Errorf("size = %d, want %d", list[3].Size, 6<<20)
-	}
-	if _, err := parseCtrImages("REF TYPE\nnonsense line\n"); err == nil {
-		t.Error("a malformed line parsed")
-	}
-	if list, err := parseCtrImages("REF TYPE DIGEST SIZE PLATFORMS LABELS\n"); err != nil || len(list) != 0 {
-		t.Errorf("empty list = %v, %v", list, err)
+	if _, err := imageSize(func(string) ([]byte, error) { return []byte("{"), nil }, ocispec.MediaTypeImageManifest, "sha256:bad", 1, amd64); err == nil {
+		t.Error("a malformed manifest gave no error")
 	}
 }
 

@@ -1,16 +1,28 @@
-// The images in a node's containerd: listing them (ctr, the only client in
-// the node), tagging, and importing an archive stream.
+// The images in a node's containerd: listing them (containerd's API), and
+// tagging and importing an archive stream (ctr, the client in the node).
 
 package provision
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"runtime"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
+
+	contentapi "github.com/containerd/containerd/api/services/content/v1"
+	imagesapi "github.com/containerd/containerd/api/services/images/v1"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/skiff-k8s/skiff/internal/cli"
 	"github.com/skiff-k8s/skiff/internal/engine"
@@ -21,7 +33,7 @@ type ClusterImage struct {
 	Ref    string `json:"ref"`    // empty: known only by ID
 	ID     string `json:"id"`     // config digest: Docker's image ID
 	Digest string `json:"digest"` // the manifest or index digest
-	// Size is as ctr reports it, to 0.1 KiB/MiB/GiB, of the node's platform.
+	// Size is as ctr reports it: the content of the node's platform.
 	Size int64 `json:"size"`
 }
 
@@ -97,49 +109,124 @@ func (p *Provider) nodeRefs(ctx context.Context, cluster string) (nodeRefs, erro
 	return refs, nil
 }
 
-// ctrImages parses `ctr images ls`: REF TYPE DIGEST SIZE(2 words)
-// PLATFORMS LABELS. ctr has no machine-readable output.
+// ctrImages lists the images in the node's containerd (CRI's namespace)
+// through containerd's own API, reached by socat in the node: each
+// reference, its target digest and the size of its content for the node's
+// platform, as `ctr images ls` shows them.
 func (p *Provider) ctrImages(ctx context.Context, cluster string) ([]ClusterImage, error) {
-	var out bytes.Buffer
-	cmd := []string{ctrPath, "--namespace", criNamespace, "images", "ls"}
-	if err := engine.Run(ctx, p.docker, NodeName(cluster), cmd, engine.ExecOptions{Stdout: &out, Timeout: ctrTimeout}); err != nil {
+	ctx, cancel := context.WithTimeout(ctx, ctrTimeout)
+	defer cancel()
+	conn, err := grpc.NewClient("passthrough:///containerd",
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// The dialer's own context ends once connected: the command
+		// lives as long as ctx.
+		grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) {
+			cmd := []string{"socat", "STDIO", "UNIX-CONNECT:" + containerdSocket}
+			return engine.Dial(ctx, p.docker, NodeName(cluster), cmd, engine.ExecOptions{Timeout: ctrTimeout}), nil
+		}))
+	if err != nil {
 		return nil, fmt.Errorf("failed to list images in the node: %w", err)
 	}
-	return parseCtrImages(out.String())
-}
-
-func parseCtrImages(out string) ([]ClusterImage, error) {
+	defer conn.Close()
+	ctx = metadata.AppendToOutgoingContext(ctx, "containerd-namespace", criNamespace)
+	resp, err := imagesapi.NewImagesClient(conn).List(ctx, &imagesapi.ListImagesRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("failed to list images in the node: %w", err)
+	}
+	content := contentapi.NewContentClient(conn)
+	read := func(dgst string) ([]byte, error) { return readBlob(ctx, content, dgst) }
+	sizes := map[string]int64{}
 	var list []ClusterImage
-	for i, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		f := strings.Fields(line)
-		if i == 0 || len(f) == 0 {
-			continue // header
+	for _, img := range resp.Images {
+		t := img.Target
+		size, ok := sizes[t.Digest]
+		if !ok {
+			if size, err = imageSize(read, t.MediaType, t.Digest, t.Size, nodePlatform); err != nil {
+				return nil, fmt.Errorf("image %s in the node: %w", img.Name, err)
+			}
+			sizes[t.Digest] = size
 		}
-		if len(f) < 6 || !strings.HasPrefix(f[2], "sha256:") {
-			return nil, fmt.Errorf("unexpected line from ctr images ls: %q", line)
-		}
-		size, err := parseSize(f[3], f[4])
-		if err != nil {
-			return nil, fmt.Errorf("unexpected size in ctr images ls line %q: %w", line, err)
-		}
-		list = append(list, ClusterImage{Ref: f[0], Digest: f[2], Size: size})
+		list = append(list, ClusterImage{Ref: img.Name, Digest: t.Digest, Size: size})
 	}
 	return list, nil
 }
 
-// parseSize reads ctr's "%.1f UNIT" sizes (binary units).
-func parseSize(num, unit string) (int64, error) {
-	v, err := strconv.ParseFloat(num, 64)
+// containerdSocket is containerd's socket in the node.
+const containerdSocket = "/run/containerd/containerd.sock"
+
+// nodePlatform is the node's: Docker runs Linux containers of the host's
+// architecture (Docker Desktop's VM included).
+var nodePlatform = ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH}
+
+func readBlob(ctx context.Context, c contentapi.ContentClient, dgst string) ([]byte, error) {
+	stream, err := c.Read(ctx, &contentapi.ReadContentRequest{Digest: dgst})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	for i, u := range []string{"B", "KiB", "MiB", "GiB", "TiB"} {
-		if u == unit {
-			return int64(v * float64(int64(1)<<(10*i))), nil
+	var buf bytes.Buffer
+	for {
+		resp, err := stream.Recv()
+		if err == io.EOF {
+			return buf.Bytes(), nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", dgst, err)
+		}
+		buf.Write(resp.Data)
+	}
+}
+
+// imageSize is what ctr reports as an image's size: its target's, plus,
+// through an index, the manifest for platform, plus the manifest's config
+// and layers. Content the node lacks (another platform's) counts as far as
+// it goes, as in ctr.
+func imageSize(read func(digest string) ([]byte, error), mediaType, dgst string, size int64, platform ocispec.Platform) (int64, error) {
+	total := size
+	for range 4 { // an index of indexes ends within a few levels
+		data, err := read(dgst)
+		if status.Code(err) == codes.NotFound {
+			return total, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		switch mediaType {
+		case ocispec.MediaTypeImageIndex, mediaDockerIndex:
+			var idx ocispec.Index
+			if err := json.Unmarshal(data, &idx); err != nil {
+				return 0, fmt.Errorf("index %s: %w", dgst, err)
+			}
+			i := slices.IndexFunc(idx.Manifests, func(d ocispec.Descriptor) bool {
+				return d.Platform == nil || d.Platform.OS == platform.OS && d.Platform.Architecture == platform.Architecture
+			})
+			if i < 0 {
+				return total, nil
+			}
+			d := idx.Manifests[i]
+			total += d.Size
+			mediaType, dgst = d.MediaType, d.Digest.String()
+		case ocispec.MediaTypeImageManifest, mediaDockerManifest:
+			var m ocispec.Manifest
+			if err := json.Unmarshal(data, &m); err != nil {
+				return 0, fmt.Errorf("manifest %s: %w", dgst, err)
+			}
+			total += m.Config.Size
+			for _, l := range m.Layers {
+				total += l.Size
+			}
+			return total, nil
+		default:
+			return total, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown unit %q", unit)
+	return total, nil
 }
+
+// Docker's media types for what OCI calls an index and a manifest.
+const (
+	mediaDockerIndex    = "application/vnd.docker.distribution.manifest.list.v2+json"
+	mediaDockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
+)
 
 func (p *Provider) tag(ctx context.Context, cluster, src, dst string) error {
 	cmd := []string{ctrPath, "--namespace", criNamespace, "images", "tag", "--force", src, dst}
