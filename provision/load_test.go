@@ -28,7 +28,7 @@ func TestImageSize(t *testing.T) {
 		"sha256:index": `{"manifests": [
 			{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:arm", "size": 900, "platform": {"os": "linux", "architecture": "arm64"}},
 			{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:amd", "size": 500, "platform": {"os": "linux", "architecture": "amd64"}}]}`,
-		"sha256:amd": `{"config": {"size": 30}, "layers": [{"size": 1000}, {"size": 2000}]}`,
+		"sha256:amd":    `{"config": {"size": 30}, "layers": [{"size": 1000}, {"size": 2000}]}`,
 		"sha256:docker": `{"config": {"size": 7}, "layers": [{"size": 100}]}`,
 	}
 	read := func(d string) ([]byte, error) {
