@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/skiff-k8s/skiff/images"
 )
 
 // TestBadInput checks that each mistake gets one clear line, a non-zero
@@ -41,6 +43,10 @@ func TestBadInput(t *testing.T) {
 	smallPods := write("pods.yaml", header+"name: e2e-bad-pods\nnetworking:\n  podSubnet: 10.244.0.0/25\n")
 	gateTypo := write("gate.yaml", header+"name: e2e-bad-gate\nfeatureGates:\n  InPlacePodVerticalScalng: true\n")
 	mappingRange := write("mapping.yaml", header+"name: e2e-bad-map\nnodes:\n- role: control-plane\n  extraPortMappings:\n  - {containerPort: 30080, hostPort: 70000}\n")
+	manifest, err := images.LoadManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	cases := []struct {
 		name, cluster string
@@ -56,6 +62,8 @@ func TestBadInput(t *testing.T) {
 		{"host port out of range", "e2e-bad-map", []string{"create", "--config", mappingRange}, nil, "use 1-65535"},
 		{"HTTP port equals HTTPS port", "e2e-bad-http", []string{"create", "--name", "e2e-bad-http", "--http-port", "18080", "--https-port", "18080"}, nil, "are both 18080"},
 		{"registry port taken", "e2e-bad-reg", []string{"create", "--name", "e2e-bad-reg", "--registry-port", strconv.Itoa(busyPort)}, nil, "is already in use"},
+		{"unsupported Kubernetes version", "e2e-bad-k8s", []string{"create", "--name", "e2e-bad-k8s", "--kubernetes-version", "1.20"}, nil, "choose one of " + strings.Join(manifest.Supported(), ", ")},
+		{"Kubernetes version and image", "e2e-bad-k8s2", []string{"create", "--name", "e2e-bad-k8s2", "--kubernetes-version", "1.34", "--image", "skiff/node:x"}, nil, "drop --kubernetes-version"},
 		{"missing node image", "e2e-bad-image", []string{"create", "--name", "e2e-bad-image", "--image", "skiff/node:does-not-exist"}, nil, "skiff image build"},
 		{"docker not reachable", "e2e-bad-docker", []string{"create", "--name", "e2e-bad-docker"}, []string{"DOCKER_HOST=unix:///nonexistent/docker.sock"}, "Docker is not reachable"},
 		{"unknown cluster", "e2e-nope", []string{"stop", "--name", "e2e-nope"}, nil, "not found"},
