@@ -89,6 +89,7 @@ func bench(ctx context.Context, o options) error {
 	e := &benchEnv{
 		p:          provision.NewProvider(docker, cli.NewSteps(os.Stderr), nil),
 		image:      nodeImage,
+		pause:      m.Pause.Image,
 		app:        app,
 		kubeconfig: o.kubeconfig,
 		idle:       o.idle,

@@ -38,6 +38,7 @@ const (
 type benchEnv struct {
 	p          *provision.Provider
 	image      string
+	pause      string // the node image's preloaded pause image
 	app        string // the test app's image archive
 	kubeconfig string
 	idle       time.Duration
@@ -106,7 +107,7 @@ func userRound(ctx context.Context, e *benchEnv, name string, r *results) error 
 	r.add("time_to_k8s_dns_s", dnsS)
 	r.add("time_to_k8s_s", createS+appS+dnsS)
 
-	fp, err := firstPod(ctx, cs)
+	fp, err := firstPod(ctx, cs, e.pause)
 	if err != nil {
 		return fmt.Errorf("first pod: %w", err)
 	}
@@ -215,9 +216,10 @@ func serviceAnswers(ctx context.Context, kubeconfig, kubeContext, pod string) er
 	return nil
 }
 
-// firstPod times a new Deployment's pod from creation to Running.
-func firstPod(ctx context.Context, cs *kubernetes.Clientset) (float64, error) {
-	d := deployment("first", "registry.k8s.io/pause:3.10.2", map[string]string{"app": "first"})
+// firstPod times a new Deployment's pod, of the preloaded pause image, from
+// creation to Running.
+func firstPod(ctx context.Context, cs *kubernetes.Clientset, pause string) (float64, error) {
+	d := deployment("first", pause, map[string]string{"app": "first"})
 	start := time.Now()
 	if _, err := cs.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{}); err != nil {
 		return 0, fmt.Errorf("create Deployment first: %w", err)
