@@ -345,8 +345,8 @@ func newReleaseCluster(t *testing.T, base string, rel *images.Manifest, args ...
 }
 
 // checkRelease checks that the cluster runs what its release pins: the API
-// server, kubelet and kube-proxy of its Kubernetes, its etcd (skiff status)
-// and its CoreDNS.
+// server and kubelet of its Kubernetes, its etcd (skiff status) and its
+// CoreDNS.
 func checkRelease(t *testing.T, c *cluster, rel *images.Manifest) {
 	t.Helper()
 	want := rel.Kubernetes.Default
@@ -364,8 +364,8 @@ func checkRelease(t *testing.T, c *cluster, rel *images.Manifest) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info := node.Status.NodeInfo; info.KubeletVersion != want || info.KubeProxyVersion != "" && info.KubeProxyVersion != want {
-		t.Errorf("node runs kubelet %s, kube-proxy %q; want %s", info.KubeletVersion, info.KubeProxyVersion, want)
+	if got := node.Status.NodeInfo.KubeletVersion; got != want {
+		t.Errorf("node runs kubelet %s, want %s", got, want)
 	}
 	etcd, _ := rel.Component("etcd")
 	if got := status(c).Versions; got["kubernetes"] != want || got["etcd"] != etcd.Version {
