@@ -35,6 +35,10 @@ var kubeCommands = []string{"kube-apiserver", "kube-controller-manager", "kube-s
 // LabelPrefix prefixes the version labels on node images.
 const LabelPrefix = "dev.skiff.version."
 
+// LabelKubernetes, on a node image (and so on its containers), is its
+// Kubernetes version.
+const LabelKubernetes = LabelPrefix + "kubernetes"
+
 // EnvKubernetesVersion, in a node image's environment, is the Kubernetes
 // release it was built for, so that its agent renders what that release
 // preloads (node.release).

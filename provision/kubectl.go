@@ -31,7 +31,7 @@ func (p *Provider) Kubectl(ctx context.Context, name, cacheDir string) (string, 
 	if err != nil {
 		return "", err
 	}
-	version := c.Config.Labels[images.LabelPrefix+"kubernetes"]
+	version := c.Config.Labels[images.LabelKubernetes]
 	if version == "" || filepath.Base(version) != version {
 		return "", fmt.Errorf("cluster %q runs a node image without a valid Kubernetes version label (%q): recreate it with this skiff's node image", name, version)
 	}

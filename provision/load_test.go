@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -24,11 +24,12 @@ import (
 // platform's manifest through an index, its config and layers; another
 // platform's content, which the node lacks, is not counted.
 func TestImageSize(t *testing.T) {
+	arm, amd := "sha256:"+strings.Repeat("a", 64), "sha256:"+strings.Repeat("b", 64)
 	blobs := map[string]string{
 		"sha256:index": `{"manifests": [
-			{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:arm", "size": 900, "platform": {"os": "linux", "architecture": "arm64"}},
-			{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:amd", "size": 500, "platform": {"os": "linux", "architecture": "amd64"}}]}`,
-		"sha256:amd":    `{"config": {"size": 30}, "layers": [{"size": 1000}, {"size": 2000}]}`,
+			{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "` + arm + `", "size": 900, "platform": {"os": "linux", "architecture": "arm64"}},
+			{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "` + amd + `", "size": 500, "platform": {"os": "linux", "architecture": "amd64"}}]}`,
+		amd:             `{"config": {"size": 30}, "layers": [{"size": 1000}, {"size": 2000}]}`,
 		"sha256:docker": `{"config": {"size": 7}, "layers": [{"size": 100}]}`,
 	}
 	read := func(d string) ([]byte, error) {
@@ -37,24 +38,24 @@ func TestImageSize(t *testing.T) {
 		}
 		return nil, status.Error(codes.NotFound, d+" not found")
 	}
-	amd64 := ocispec.Platform{OS: "linux", Architecture: "amd64"}
+	amd64 := v1.Platform{OS: "linux", Architecture: "amd64"}
 	for _, tc := range []struct {
 		name, mediaType, digest string
 		size, want              int64
-		platform                ocispec.Platform
+		platform                v1.Platform
 	}{
-		{"index to the node's manifest", ocispec.MediaTypeImageIndex, "sha256:index", 200, 200 + 500 + 30 + 1000 + 2000, amd64},
-		{"another platform's content is missing", ocispec.MediaTypeImageIndex, "sha256:index", 200, 200 + 900, ocispec.Platform{OS: "linux", Architecture: "arm64"}},
-		{"no manifest for the platform", ocispec.MediaTypeImageIndex, "sha256:index", 200, 200, ocispec.Platform{OS: "linux", Architecture: "s390x"}},
-		{"Docker manifest", mediaDockerManifest, "sha256:docker", 50, 50 + 7 + 100, amd64},
-		{"missing target", ocispec.MediaTypeImageManifest, "sha256:gone", 50, 50, amd64},
+		{"index to the node's manifest", string(types.OCIImageIndex), "sha256:index", 200, 200 + 500 + 30 + 1000 + 2000, amd64},
+		{"another platform's content is missing", string(types.OCIImageIndex), "sha256:index", 200, 200 + 900, v1.Platform{OS: "linux", Architecture: "arm64"}},
+		{"no manifest for the platform", string(types.OCIImageIndex), "sha256:index", 200, 200, v1.Platform{OS: "linux", Architecture: "s390x"}},
+		{"Docker manifest", string(types.DockerManifestSchema2), "sha256:docker", 50, 50 + 7 + 100, amd64},
+		{"missing target", string(types.OCIManifestSchema1), "sha256:gone", 50, 50, amd64},
 	} {
 		got, err := imageSize(read, tc.mediaType, tc.digest, tc.size, tc.platform)
 		if err != nil || got != tc.want {
 			t.Errorf("%s: imageSize = %d, %v; want %d", tc.name, got, err, tc.want)
 		}
 	}
-	if _, err := imageSize(func(string) ([]byte, error) { return []byte("{"), nil }, ocispec.MediaTypeImageManifest, "sha256:bad", 1, amd64); err == nil {
+	if _, err := imageSize(func(string) ([]byte, error) { return []byte("{"), nil }, string(types.OCIManifestSchema1), "sha256:bad", 1, amd64); err == nil {
 		t.Error("a malformed manifest gave no error")
 	}
 }

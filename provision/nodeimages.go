@@ -6,7 +6,6 @@ package provision
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -17,7 +16,8 @@ import (
 
 	contentapi "github.com/containerd/containerd/api/services/content/v1"
 	imagesapi "github.com/containerd/containerd/api/services/images/v1"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -156,7 +156,7 @@ const containerdSocket = "/run/containerd/containerd.sock"
 
 // nodePlatform is the node's: Docker runs Linux containers of the host's
 // architecture (Docker Desktop's VM included).
-var nodePlatform = ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH}
+var nodePlatform = v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
 
 func readBlob(ctx context.Context, c contentapi.ContentClient, dgst string) ([]byte, error) {
 	stream, err := c.Read(ctx, &contentapi.ReadContentRequest{Digest: dgst})
@@ -180,9 +180,13 @@ func readBlob(ctx context.Context, c contentapi.ContentClient, dgst string) ([]b
 // through an index, the manifest for platform, plus the manifest's config
 // and layers. Content the node lacks (another platform's) counts as far as
 // it goes, as in ctr.
-func imageSize(read func(digest string) ([]byte, error), mediaType, dgst string, size int64, platform ocispec.Platform) (int64, error) {
+func imageSize(read func(digest string) ([]byte, error), mediaType, dgst string, size int64, platform v1.Platform) (int64, error) {
 	total := size
 	for range 4 { // an index of indexes ends within a few levels
+		mt := types.MediaType(mediaType)
+		if !mt.IsIndex() && !mt.IsImage() {
+			return total, nil
+		}
 		data, err := read(dgst)
 		if status.Code(err) == codes.NotFound {
 			return total, nil
@@ -190,24 +194,9 @@ func imageSize(read func(digest string) ([]byte, error), mediaType, dgst string,
 		if err != nil {
 			return 0, err
 		}
-		switch mediaType {
-		case ocispec.MediaTypeImageIndex, mediaDockerIndex:
-			var idx ocispec.Index
-			if err := json.Unmarshal(data, &idx); err != nil {
-				return 0, fmt.Errorf("index %s: %w", dgst, err)
-			}
-			i := slices.IndexFunc(idx.Manifests, func(d ocispec.Descriptor) bool {
-				return d.Platform == nil || d.Platform.OS == platform.OS && d.Platform.Architecture == platform.Architecture
-			})
-			if i < 0 {
-				return total, nil
-			}
-			d := idx.Manifests[i]
-			total += d.Size
-			mediaType, dgst = d.MediaType, d.Digest.String()
-		case ocispec.MediaTypeImageManifest, mediaDockerManifest:
-			var m ocispec.Manifest
-			if err := json.Unmarshal(data, &m); err != nil {
+		if mt.IsImage() {
+			m, err := v1.ParseManifest(bytes.NewReader(data))
+			if err != nil {
 				return 0, fmt.Errorf("manifest %s: %w", dgst, err)
 			}
 			total += m.Config.Size
@@ -215,18 +204,23 @@ func imageSize(read func(digest string) ([]byte, error), mediaType, dgst string,
 				total += l.Size
 			}
 			return total, nil
-		default:
+		}
+		idx, err := v1.ParseIndexManifest(bytes.NewReader(data))
+		if err != nil {
+			return 0, fmt.Errorf("index %s: %w", dgst, err)
+		}
+		i := slices.IndexFunc(idx.Manifests, func(d v1.Descriptor) bool {
+			return d.Platform == nil || d.Platform.OS == platform.OS && d.Platform.Architecture == platform.Architecture
+		})
+		if i < 0 {
 			return total, nil
 		}
+		d := idx.Manifests[i]
+		total += d.Size
+		mediaType, dgst = string(d.MediaType), d.Digest.String()
 	}
 	return total, nil
 }
-
-// Docker's media types for what OCI calls an index and a manifest.
-const (
-	mediaDockerIndex    = "application/vnd.docker.distribution.manifest.list.v2+json"
-	mediaDockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
-)
 
 func (p *Provider) tag(ctx context.Context, cluster, src, dst string) error {
 	cmd := []string{ctrPath, "--namespace", criNamespace, "images", "tag", "--force", src, dst}

@@ -75,7 +75,7 @@ func (p *Provider) List(ctx context.Context) ([]Cluster, error) {
 			node = c.Names[0][1:]
 		}
 		out = append(out, Cluster{Name: name, Node: node, State: c.State, Image: c.Image,
-			Kubernetes: c.Labels[images.LabelPrefix+"kubernetes"], APIServer: c.Labels[LabelAPIServer]})
+			Kubernetes: c.Labels[images.LabelKubernetes], APIServer: c.Labels[LabelAPIServer]})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil

@@ -200,12 +200,16 @@ func newImagePruneCommand(s Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			agent, err := os.Executable()
+			if err != nil {
+				return err
+			}
 			for _, v := range all.Supported() {
-				b, m, err := builder(v, docker, nil)
+				m, err := all.ForKubernetes(v)
 				if err != nil {
 					return err
 				}
-				keep, err := images.NodeImage(m, b.Agent)
+				keep, err := images.NodeImage(m, agent)
 				if err != nil {
 					return err
 				}
