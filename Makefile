@@ -1,5 +1,5 @@
 # Every target is a one-liner; the logic lives in hack/.
-.PHONY: build image cluster test unit verify bench clean test-hosts test-releases
+.PHONY: build image cluster test unit verify bench clean test-hosts test-releases conformance
 
 BIN := bin/skiff
 
@@ -26,6 +26,10 @@ test: image
 # (RELEASES="1.36 1.35" to choose).
 test-releases: image
 	hack/test-releases.sh $(RELEASES)
+
+# Kubernetes' own [Conformance] specs against a new cluster (about an hour).
+conformance: image
+	hack/conformance.sh
 
 # Debian VMs (qemu, KVM) for the cgroup v2 and --privileged host paths;
 # needs VT-x/AMD-V KVM, never run yet (README, "Host matrix").

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/skiff-k8s/skiff/e2e/netpolconf"
+	"github.com/skiff-k8s/skiff/e2e/k8se2e"
 	"github.com/skiff-k8s/skiff/images"
 )
 
@@ -36,7 +36,7 @@ const netpolFocus = `\[sig-network\] Netpol`
 // passes. SCTP specs are skipped only when the node's kernel has no SCTP.
 func TestNetpolConformance(t *testing.T) {
 	e2e(t)
-	suite := buildNetpolSuite(t)
+	suite := buildSuite(t, k8se2e.Netpol)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ref, agnhost, err := suite.AgnhostImage(ctx, t.TempDir())
@@ -56,9 +56,9 @@ func TestNetpolConformance(t *testing.T) {
 	start := time.Now()
 	// Each spec mostly waits for pods and probes, so processes beyond the
 	// cores still shorten the run.
-	code, out := runNetpolSuite(t, c, suite, 2*runtime.NumCPU(), netpolFocus, skips, netpolJUnit, netpolLog)
+	code, out := runSuite(t, c, suite, 2*runtime.NumCPU(), 35*time.Minute, netpolFocus, skips, nil, netpolJUnit, netpolLog)
 	t.Logf("the Netpol specs ran in %s (ginkgo exit %d); JUnit report %s, output %s", time.Since(start).Round(time.Second), code, netpolJUnit, netpolLog)
-	specs := readJUnit(t, netpolJUnit)
+	specs := readJUnit(t, netpolJUnit, "Netpol")
 	counts := map[string]int{}
 	for _, s := range specs {
 		counts[s.Status]++
@@ -79,17 +79,17 @@ func TestNetpolConformance(t *testing.T) {
 	// above are the addon's doing.
 	c.mustSkiff(2*time.Minute, "addons", "disable", "netpol", "--name", c.name)
 	dir, start := t.TempDir(), time.Now()
-	code, out = runNetpolSuite(t, c, suite, 1, netpolFocus+` NetworkPolicy between server and client should support a 'default-deny-ingress' policy`, nil, filepath.Join(dir, "junit.xml"), filepath.Join(dir, "log"))
-	if specs := readJUnit(t, filepath.Join(dir, "junit.xml")); code == 0 || len(specs) == 0 || !slices.ContainsFunc(specs, func(s junitSpec) bool { return s.Status == "failed" }) {
+	code, out = runSuite(t, c, suite, 1, 35*time.Minute, netpolFocus+` NetworkPolicy between server and client should support a 'default-deny-ingress' policy`, nil, nil, filepath.Join(dir, "junit.xml"), filepath.Join(dir, "log"))
+	if specs := readJUnit(t, filepath.Join(dir, "junit.xml"), "Netpol"); code == 0 || len(specs) == 0 || !slices.ContainsFunc(specs, func(s junitSpec) bool { return s.Status == "failed" }) {
 		t.Errorf("with netpol disabled the default-deny-ingress spec did not fail (ginkgo exit %d):\n%s", code, tail(out, 30))
 	} else {
 		t.Logf("with netpol disabled the default-deny-ingress spec fails, as it should (%s)", time.Since(start).Round(time.Second))
 	}
 }
 
-// buildNetpolSuite compiles the suite (minutes on a cold machine, seconds
-// once the binaries are in the cache) and logs how long it took.
-func buildNetpolSuite(t *testing.T) netpolconf.Suite {
+// buildSuite compiles the suite of kind k (minutes on a cold machine,
+// seconds once the binaries are in the cache) and logs how long it took.
+func buildSuite(t *testing.T, k k8se2e.Kind) k8se2e.Suite {
 	t.Helper()
 	m, err := images.Resolved("")
 	if err != nil {
@@ -107,12 +107,12 @@ func buildNetpolSuite(t *testing.T) netpolconf.Suite {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 	start := time.Now()
-	suite, err := netpolconf.Build(ctx, filepath.Join(cache, "skiff"), log, m)
+	suite, err := k8se2e.Build(ctx, filepath.Join(cache, "skiff"), log, m, k)
 	if err != nil {
 		data, _ := os.ReadFile(log.Name())
 		t.Fatalf("%v\n%s", err, tail(string(data), 40))
 	}
-	t.Logf("Netpol suite ready in %s: %s", time.Since(start).Round(100*time.Millisecond), filepath.Dir(suite.Test))
+	t.Logf("%s ready in %s: %s", filepath.Base(suite.Test), time.Since(start).Round(100*time.Millisecond), filepath.Dir(suite.Test))
 	return suite
 }
 
@@ -128,13 +128,14 @@ func nodeLacksSCTP(c *cluster) string {
 	return ""
 }
 
-// runNetpolSuite runs the specs that focus selects and no skip does with
-// the ginkgo CLI across procs processes, writes the JUnit report to junit
-// and the output to logPath, and returns ginkgo's exit code and output.
-func runNetpolSuite(t *testing.T, c *cluster, suite netpolconf.Suite, procs int, focus string, skips []string, junit, logPath string) (int, string) {
+// runSuite runs the specs that focus selects and no skip does with the
+// ginkgo CLI across procs processes, within timeout, passing the suite
+// extra flags; it writes the JUnit report to junit and the output to
+// logPath, and returns ginkgo's exit code and output.
+func runSuite(t *testing.T, c *cluster, suite k8se2e.Suite, procs int, timeout time.Duration, focus string, skips, extra []string, junit, logPath string) (int, string) {
 	t.Helper()
 	args := []string{
-		"--procs", fmt.Sprint(procs), "--timeout", "30m", "--no-color",
+		"--procs", fmt.Sprint(procs), "--timeout", (timeout - 5*time.Minute).String(), "--no-color",
 		"--junit-report", junit, "--focus", focus,
 	}
 	for _, s := range skips {
@@ -142,7 +143,8 @@ func runNetpolSuite(t *testing.T, c *cluster, suite netpolconf.Suite, procs int,
 	}
 	args = append(args, suite.Test, "--",
 		"--kubeconfig", c.kubeconfig, "--context", "skiff-"+c.name, "--provider", "skeleton")
-	ctx, cancel := context.WithTimeout(context.Background(), 35*time.Minute)
+	args = append(args, extra...)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, suite.Ginkgo, args...)
 	// The ginkgo CLI writes the report relative to its working directory.
@@ -158,7 +160,7 @@ func runNetpolSuite(t *testing.T, c *cluster, suite netpolconf.Suite, procs int,
 		t.Fatalf("%s: %v", suite.Ginkgo, err)
 	}
 	if ctx.Err() != nil {
-		t.Fatalf("the Netpol specs did not finish within 35m:\n%s", tail(string(out), 60))
+		t.Fatalf("the specs did not finish within %s:\n%s", timeout, tail(string(out), 60))
 	}
 	return code, string(out)
 }
@@ -170,10 +172,14 @@ type junitSpec struct {
 	Failure struct {
 		Message string `xml:"message,attr"`
 	} `xml:"failure"`
+	Skipped struct {
+		Message string `xml:"message,attr"`
+	} `xml:"skipped"`
 }
 
-// readJUnit returns the report's Netpol specs (not ginkgo's suite nodes).
-func readJUnit(t *testing.T, path string) []junitSpec {
+// readJUnit returns the report's specs whose names contain mark (not
+// ginkgo's suite nodes).
+func readJUnit(t *testing.T, path, mark string) []junitSpec {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -190,7 +196,7 @@ func readJUnit(t *testing.T, path string) []junitSpec {
 	var specs []junitSpec
 	for _, s := range report.Suites {
 		for _, c := range s.Cases {
-			if strings.Contains(c.Name, "Netpol") {
+			if strings.Contains(c.Name, mark) {
 				specs = append(specs, c)
 			}
 		}

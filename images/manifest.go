@@ -41,6 +41,23 @@ type Manifest struct {
 	// TestImages are built like the addon images but only for the e2e
 	// suite (TestImage), never into the node image.
 	TestImages []GoComponent `yaml:"testImages"`
+	// Conformance pins what Kubernetes' conformance suite's images are made
+	// of (e2e/k8se2e), never part of the node image.
+	Conformance Conformance `yaml:"conformance"`
+}
+
+// Conformance is the versions manifest's conformance section.
+type Conformance struct {
+	// Packages make the Debian root filesystem (debian.suite) under the
+	// suite's images, with the tools upstream's Alpine and Debian bases give
+	// them.
+	Packages []string `yaml:"packages"`
+	// Busybox is upstream BusyBox's source on the Debian mirror (the
+	// package's .orig tarball is upstream's own release tarball).
+	Busybox struct {
+		Source string `yaml:"source"`
+		SHA256 string `yaml:"sha256"`
+	} `yaml:"busybox"`
 }
 
 // Release is one supported Kubernetes minor: its newest pinned patch and the

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,12 +25,24 @@ var slimPaths = []string{
 // buildRootfs makes (or reuses) a tarball of a minimal Debian root
 // filesystem with the manifest's packages.
 func (b *Builder) buildRootfs(ctx context.Context, m *Manifest) (string, error) {
-	h := sha256.Sum256([]byte(m.Debian.Suite + "\n" + strings.Join(m.Debian.Packages, ",") + "\n" + strings.Join(slimPaths, ",")))
-	out := filepath.Join(b.CacheDir, "rootfs", m.Debian.Suite+"-"+hex.EncodeToString(h[:])[:12]+".tar")
+	return b.debianRootfs(ctx, m.Debian.Suite, m.Debian.Packages)
+}
+
+// DebianRootfs makes (or reuses, under cacheDir/rootfs) the tarball of a
+// minimal Debian root filesystem of suite with packages, as the node
+// image's; debootstrap's output goes to log.
+func DebianRootfs(ctx context.Context, cacheDir string, log io.Writer, suite string, packages []string) (string, error) {
+	b := &Builder{CacheDir: cacheDir, log: log}
+	return b.debianRootfs(ctx, suite, packages)
+}
+
+func (b *Builder) debianRootfs(ctx context.Context, suite string, packages []string) (string, error) {
+	h := sha256.Sum256([]byte(suite + "\n" + strings.Join(packages, ",") + "\n" + strings.Join(slimPaths, ",")))
+	out := filepath.Join(b.CacheDir, "rootfs", suite+"-"+hex.EncodeToString(h[:])[:12]+".tar")
 	if _, err := os.Stat(out); err == nil {
 		return out, nil
 	}
-	mirror, err := debianMirror()
+	mirror, err := DebianMirror()
 	if err != nil {
 		return "", err
 	}
@@ -39,8 +52,8 @@ func (b *Builder) buildRootfs(ctx context.Context, m *Manifest) (string, error) 
 	}
 	defer os.RemoveAll(dir)
 	if err := b.run(ctx, "", nil, "debootstrap", "--variant=minbase",
-		"--include="+strings.Join(m.Debian.Packages, ","), m.Debian.Suite, dir, mirror); err != nil {
-		return "", fmt.Errorf("failed to bootstrap Debian %s from %s: %w", m.Debian.Suite, mirror, err)
+		"--include="+strings.Join(packages, ","), suite, dir, mirror); err != nil {
+		return "", fmt.Errorf("failed to bootstrap Debian %s from %s: %w", suite, mirror, err)
 	}
 	for _, p := range slimPaths {
 		if err := os.RemoveAll(filepath.Join(dir, p)); err != nil {
@@ -54,9 +67,9 @@ func (b *Builder) buildRootfs(ctx context.Context, m *Manifest) (string, error) 
 	return out, os.Rename(tmp, out)
 }
 
-// debianMirror returns the Debian mirror apt already uses, so the build goes
+// DebianMirror returns the Debian mirror apt already uses, so the build goes
 // wherever this machine is allowed to reach.
-func debianMirror() (string, error) {
+func DebianMirror() (string, error) {
 	if uri := deb822URI("/etc/apt/sources.list.d/debian.sources"); uri != "" {
 		return uri, nil
 	}

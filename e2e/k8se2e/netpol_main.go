@@ -6,7 +6,7 @@
 // one package, so it compiles in minutes instead of e2e.test's half hour.
 // Its flags are e2e.test's (--kubeconfig, --ginkgo.focus, ...), and the
 // ginkgo CLI runs it in parallel like any test binary. This file is
-// skiff's, built by netpolconf.Build in a module that requires
+// skiff's, built by k8se2e.Build in a module that requires
 // k8s.io/kubernetes; the ignore tag keeps it out of skiff's own build.
 package main
 
@@ -35,13 +35,13 @@ func main() {
 	// The ginkgo CLI passes go test's flags (-test.timeout, ...) to every
 	// test binary it runs.
 	testing.Init()
-	agnhost := flag.Bool("print-agnhost-image", false, "print the agnhost image the Netpol specs run and exit")
+	printImages := flag.Bool("print-images", false, "print the image the Netpol specs run as NAME REF and exit")
 	config.CopyFlags(config.Flags, flag.CommandLine)
 	framework.RegisterCommonFlags(flag.CommandLine)
 	framework.RegisterClusterFlags(flag.CommandLine)
 	flag.Parse()
-	if *agnhost {
-		fmt.Println(imageutils.GetE2EImage(imageutils.Agnhost))
+	if *printImages {
+		fmt.Println("agnhost", imageutils.GetE2EImage(imageutils.Agnhost))
 		return
 	}
 	framework.AfterReadingAllFlags(&framework.TestContext)

@@ -1,0 +1,103 @@
+//go:build conformance
+
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skiff-k8s/skiff/e2e/k8se2e"
+	"github.com/skiff-k8s/skiff/images"
+)
+
+// Where TestConformance leaves the suite's JUnit report and its full
+// ginkgo output (make conformance keeps them as the run's artifacts).
+const (
+	conformanceJUnit = "/tmp/skiff-conformance-junit.xml"
+	conformanceLog   = "/tmp/skiff-conformance.log"
+)
+
+// conformanceSkips are the [Conformance] specs a run leaves out, each with
+// why. Specs that skip themselves (a second node, a feature the node lacks)
+// are reported with their own reason.
+var conformanceSkips = map[string]string{
+	`\[Disruptive\]`: "taints or restarts the only node, which every other spec of a shared run needs",
+}
+
+// TestConformance runs every [Conformance] spec of Kubernetes' own e2e suite
+// (test/e2e at the cluster's version, built here with the images its pods
+// run) against a cluster with the default addons, and fails unless every
+// spec it selects passes or skips itself. make conformance runs it (the
+// conformance build tag keeps it out of make test: it takes the better part
+// of an hour).
+func TestConformance(t *testing.T) {
+	e2e(t)
+	suite := buildSuite(t, k8se2e.Conformance)
+	m, err := images.Resolved("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := os.Create(filepath.Join(t.TempDir(), "images.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	start := time.Now()
+	archive, refs, err := suite.ConformanceImages(ctx, filepath.Join(cache, "skiff"), log, m)
+	if err != nil {
+		data, _ := os.ReadFile(log.Name())
+		t.Fatalf("%v\n%s", err, tail(string(data), 40))
+	}
+	t.Logf("the specs' images ready in %s: %s", time.Since(start).Round(time.Second), archive)
+
+	c := newCluster(t, "e2e-conformance", netpolPorts(t)...)
+	start = time.Now()
+	c.mustSkiff(10*time.Minute, "load", "archive", archive, "--name", c.name)
+	t.Logf("loaded %d images in %s", len(refs), time.Since(start).Round(time.Second))
+	// kubectl of the cluster's version (the kubectl specs run it), which
+	// skiff kubectl copies out of the node into its cache.
+	c.mustSkiff(time.Minute, "kubectl", "--name", c.name, "--", "version", "--client")
+	kubectl := filepath.Join(cache, "skiff", "kubectl", m.Kubernetes.Default, "kubectl")
+	if _, err := os.Stat(kubectl); err != nil {
+		t.Fatalf("skiff kubectl left no kubectl at %s: %v", kubectl, err)
+	}
+
+	var skips []string
+	for s, why := range conformanceSkips {
+		skips = append(skips, s)
+		t.Logf("leaving out %s: %s", s, why)
+	}
+	start = time.Now()
+	code, out := runSuite(t, c, suite, 3*runtime.NumCPU(), 150*time.Minute, `\[Conformance\]`, skips,
+		[]string{"--kubectl-path", kubectl}, conformanceJUnit, conformanceLog)
+	t.Logf("the [Conformance] specs ran in %s (ginkgo exit %d); JUnit report %s, output %s", time.Since(start).Round(time.Second), code, conformanceJUnit, conformanceLog)
+	specs := readJUnit(t, conformanceJUnit, "[Conformance]")
+	counts := map[string]int{}
+	for _, s := range specs {
+		counts[s.Status]++
+		switch {
+		case s.Status == "passed":
+		case s.Status == "skipped" && matchesAny(s.Name, skips):
+			t.Logf("left out: %s", s.Name)
+		case s.Status == "skipped":
+			t.Logf("skipped itself: %s: %s", s.Name, strings.TrimSpace(s.Skipped.Message))
+		default:
+			t.Errorf("%s: %s\n%s", s.Status, s.Name, s.Failure.Message)
+		}
+	}
+	t.Logf("[Conformance] specs: %d passed, %d failed, %d skipped (of %d)", counts["passed"], len(specs)-counts["passed"]-counts["skipped"], counts["skipped"], len(specs))
+	if counts["passed"] == 0 || code != 0 {
+		t.Errorf("ginkgo exit %d, %d specs passed; the end of its output:\n%s", code, counts["passed"], tail(out, 60))
+	}
+}
