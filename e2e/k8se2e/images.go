@@ -153,10 +153,10 @@ func (s Suite) ConformanceImages(ctx context.Context, cacheDir string, log io.Wr
 		busyboxFiles["bin/"+a] = file{link: "busybox"}
 	}
 	nginx := files{
-		"etc/nginx/nginx.conf":           {data: nginxConf, mode: 0o644},
+		"etc/nginx/nginx.conf":            {data: nginxConf, mode: 0o644},
 		"usr/share/nginx/html/index.html": {data: nginxIndex, mode: 0o644},
-		"var/log/nginx/":                 {mode: 0o755},
-		"var/lib/nginx/":                 {mode: 0o755},
+		"var/log/nginx/":                  {mode: 0o755},
+		"var/lib/nginx/":                  {mode: 0o755},
 	}
 	nginxCfg := v1.Config{Cmd: []string{"nginx", "-g", "daemon off;"}, ExposedPorts: map[string]struct{}{"80/tcp": {}}}
 
