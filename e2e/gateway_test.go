@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/skiff-k8s/skiff/images"
 )
 
 // TestGateway checks the gateway addon as a user would: a Gateway of the
@@ -117,15 +119,19 @@ func TestGateway(t *testing.T) {
 		var list []struct {
 			Name    string `json:"name"`
 			Enabled bool   `json:"enabled"`
+			Version string `json:"version"`
 			Healthy bool   `json:"healthy"`
 			Detail  string `json:"detail"`
 		}
 		if err := json.Unmarshal([]byte(c.mustSkiff(time.Minute, "addons", "list", "--name", c.name, "-o", "json").stdout), &list); err != nil {
 			t.Fatal(err)
 		}
+		// The addon runs no image; its version is the Gateway API release
+		// its CRDs come from.
+		want := gatewayAPIRelease(t)
 		for _, a := range list {
-			if a.Name == "gateway" && (!a.Enabled || !a.Healthy) {
-				t.Errorf("addon gateway: enabled=%t healthy=%t (%s)", a.Enabled, a.Healthy, a.Detail)
+			if a.Name == "gateway" && (!a.Enabled || !a.Healthy || a.Version != want) {
+				t.Errorf("addon gateway: enabled=%t healthy=%t version %q, want %q (%s)", a.Enabled, a.Healthy, a.Version, want, a.Detail)
 			}
 		}
 	})
@@ -252,4 +258,21 @@ func waitGateway(t *testing.T, url, host, header string, tlsc *tls.Config, statu
 		time.Sleep(300 * time.Millisecond)
 	}
 	t.Fatalf("GET %s (Host %s, X-Backend %q) never answered %d %q; last: %s", url, host, header, status, want, last)
+}
+
+// gatewayAPIRelease is the Gateway API version the manifest pins for the
+// gateway addon's CRDs.
+func gatewayAPIRelease(t *testing.T) string {
+	t.Helper()
+	m, err := images.LoadManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range m.AddonFiles {
+		if f.Addon == "gateway" {
+			return f.Version
+		}
+	}
+	t.Fatal("the versions manifest has no addonFiles entry for the gateway addon")
+	return ""
 }

@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -149,10 +151,17 @@ func runSuite(t *testing.T, c *cluster, suite k8se2e.Suite, procs int, timeout t
 	cmd := exec.CommandContext(ctx, suite.Ginkgo, args...)
 	// The ginkgo CLI writes the report relative to its working directory.
 	cmd.Dir = t.TempDir()
-	out, err := cmd.CombinedOutput()
-	if werr := os.WriteFile(logPath, out, 0o644); werr != nil {
-		t.Errorf("failed to keep the suite's output: %v", werr)
+	// The log fills as the specs run, so a long run can be followed.
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatalf("failed to keep the suite's output: %v", err)
 	}
+	defer logFile.Close()
+	var buf bytes.Buffer
+	cmd.Stdout = io.MultiWriter(logFile, &buf)
+	cmd.Stderr = cmd.Stdout
+	err = cmd.Run()
+	out := buf.Bytes()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()

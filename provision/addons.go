@@ -73,6 +73,10 @@ func (p *Provider) addonStatuses(ctx context.Context, name string, cs *kubernete
 			}
 		}
 		st.Version = strings.Join(versions, ",")
+		if a == "gateway" && st.Enabled {
+			// CRDs and a GatewayClass: no image to take a tag from.
+			st.Version = gatewayAPIVersion(ctx, cs)
+		}
 		if r.InAgent {
 			st.Version = moduleVersion(netpolEngine)
 			if st.Enabled {

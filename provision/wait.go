@@ -187,6 +187,21 @@ func unacceptedGatewayClass(ctx context.Context, cs *kubernetes.Clientset) strin
 	return unmetCondition(ctx, cs, "/apis/gateway.networking.k8s.io/v1/gatewayclasses/"+gatewayClass, "GatewayClass "+gatewayClass, "Accepted")
 }
 
+// gatewayAPIVersion is the Gateway API release the cluster's CRDs come
+// from (their bundle-version annotation), "" if unknown.
+func gatewayAPIVersion(ctx context.Context, cs *kubernetes.Clientset) string {
+	body, err := cs.Discovery().RESTClient().Get().
+		AbsPath("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gatewayclasses.gateway.networking.k8s.io").DoRaw(ctx)
+	if err != nil {
+		return ""
+	}
+	var crd metav1.PartialObjectMetadata
+	if err := json.Unmarshal(body, &crd); err != nil {
+		return ""
+	}
+	return crd.Annotations["gateway.networking.k8s.io/bundle-version"]
+}
+
 // unmetCondition says why the object at path (what, for messages) lacks
 // the status condition cond=True; "" once it has it.
 func unmetCondition(ctx context.Context, cs *kubernetes.Clientset, path, what, cond string) string {
