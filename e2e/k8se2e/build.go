@@ -36,9 +36,13 @@ var (
 	// package alone: minutes to compile instead of e2e.test's half hour.
 	Netpol = Kind{name: "netpol-e2e", test: "netpol.test", main: netpolMain}
 	// Conformance is upstream's whole e2e.test (every spec package), plus
-	// the sample API server its aggregator spec deploys.
+	// the sample API server its aggregator spec deploys and the setuid
+	// helper of its no-new-privileges spec.
 	Conformance = Kind{name: "conformance-e2e", test: "conformance.test", main: conformanceMain,
-		more: map[string]string{"sample-apiserver": "k8s.io/sample-apiserver"}}
+		more: map[string]string{
+			"sample-apiserver": "k8s.io/sample-apiserver",
+			"nnp":              "k8s.io/kubernetes/test/images/nonewprivs",
+		}}
 )
 
 // Suite is a built suite: the binaries under one cache directory.

@@ -74,7 +74,7 @@ func (s Suite) AgnhostImage(ctx context.Context, dir string) (ref, archivePath s
 // on Alpine, Debian and busybox bases; here:
 //   - busybox is upstream BusyBox compiled from its release tarball;
 //   - agnhost (and agnhost's previous tag, the same binary: the specs only
-//     need a second image), kitten, nautilus, nginx, nonroot,
+//     need a second image), kitten, nautilus, nginx, nonroot, nonewprivs,
 //     sample-apiserver and etcd run on one shared Debian root filesystem
 //     with the tools upstream's bases give them.
 func (s Suite) ConformanceImages(ctx context.Context, cacheDir string, log io.Writer, m *images.Manifest) (string, map[string]string, error) {
@@ -179,6 +179,9 @@ func (s Suite) ConformanceImages(ctx context.Context, cacheDir string, log io.Wr
 		{"nginx", func() (v1.Image, error) { return onBase(nginxCfg, nginx) }},
 		{"nginx-new", func() (v1.Image, error) { return onBase(nginxCfg, nginx) }},
 		{"nonroot", func() (v1.Image, error) { return onBase(v1.Config{User: "1234"}, nil) }},
+		{"nonewprivs", func() (v1.Image, error) {
+			return onBase(v1.Config{Cmd: []string{"nnp"}}, files{"usr/local/bin/nnp": {path: s.Bin("nnp"), mode: 0o4755}})
+		}},
 		{"sample-apiserver", func() (v1.Image, error) {
 			return onBase(v1.Config{Entrypoint: []string{"/sample-apiserver"}},
 				files{"sample-apiserver": {path: s.Bin("sample-apiserver"), mode: 0o755}})
