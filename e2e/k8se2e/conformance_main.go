@@ -65,7 +65,7 @@ func main() {
 		for name, id := range map[string]imageutils.ImageID{
 			"agnhost": imageutils.Agnhost, "agnhost-prev": imageutils.AgnhostPrev,
 			"busybox": imageutils.BusyBox, "nginx": imageutils.Nginx, "nginx-new": imageutils.NginxNew,
-			"kitten": imageutils.Kitten, "nautilus": imageutils.Nautilus, "nonroot": imageutils.NonRoot, "nonewprivs": imageutils.Nonewprivs,
+			"kitten": imageutils.Kitten, "nautilus": imageutils.Nautilus, "nonroot": imageutils.NonRoot, "nonewprivs": imageutils.Nonewprivs, "glibc-dns-testing": imageutils.GlibcDnsTesting,
 			"sample-apiserver": imageutils.APIServer, "etcd": imageutils.Etcd, "pause": imageutils.Pause,
 		} {
 			fmt.Println(name, imageutils.GetE2EImage(id))

@@ -75,8 +75,8 @@ func (s Suite) AgnhostImage(ctx context.Context, dir string) (ref, archivePath s
 //   - busybox is upstream BusyBox compiled from its release tarball;
 //   - agnhost (and agnhost's previous tag, the same binary: the specs only
 //     need a second image), kitten, nautilus, nginx, nonroot, nonewprivs,
-//     sample-apiserver and etcd run on one shared Debian root filesystem
-//     with the tools upstream's bases give them.
+//     glibc-dns-testing, sample-apiserver and etcd run on one shared Debian
+//     root filesystem with the tools upstream's bases give them.
 func (s Suite) ConformanceImages(ctx context.Context, cacheDir string, log io.Writer, m *images.Manifest) (string, map[string]string, error) {
 	refs, err := s.Images(ctx)
 	if err != nil {
@@ -179,6 +179,8 @@ func (s Suite) ConformanceImages(ctx context.Context, cacheDir string, log io.Wr
 		{"nginx", func() (v1.Image, error) { return onBase(nginxCfg, nginx) }},
 		{"nginx-new", func() (v1.Image, error) { return onBase(nginxCfg, nginx) }},
 		{"nonroot", func() (v1.Image, error) { return onBase(v1.Config{User: "1234"}, nil) }},
+		// Upstream's is Debian with dnsutils: the base itself.
+		{"glibc-dns-testing", func() (v1.Image, error) { return onBase(v1.Config{Cmd: []string{"bash"}}, nil) }},
 		{"nonewprivs", func() (v1.Image, error) {
 			return onBase(v1.Config{Cmd: []string{"nnp"}}, files{"usr/local/bin/nnp": {path: s.Bin("nnp"), mode: 0o4755}})
 		}},
