@@ -76,6 +76,9 @@ func Build(ctx context.Context, cacheDir string, log io.Writer, m *images.Manife
 		Module:   kube.Module,
 		Version:  kube.Version,
 		Staging:  kube.Staging,
+		// The specs read the version they were built at (Pod Security's
+		// fixtures for one), so it is set as in the node's Kubernetes.
+		XVersion: kube.XVersion,
 		Binaries: bins,
 		// The ignore tag keeps the main packages out of skiff's own build;
 		// the throwaway module builds its package, so the tag must go.
