@@ -16,8 +16,9 @@ import (
 // TestKubeletServingCert checks that nothing talks to the kubelet without
 // verifying it: its serving certificate comes from the cluster CA and names
 // the node's address, the API server is told to verify it, metrics-server
-// does too, and logs, exec and metrics still work; and that private keys in
-// the node, rendered addon manifests included, are readable by root only.
+// does too, and logs, exec and metrics still work; that the API server's
+// certificate names the node address it advertises; and that private keys
+// in the node, rendered addon manifests included, are readable by root only.
 func TestKubeletServingCert(t *testing.T) {
 	e2e(t)
 	c := newCluster(t, "e2e-sec")
@@ -29,28 +30,22 @@ func TestKubeletServingCert(t *testing.T) {
 
 	t.Run("kubelet certificate is from the cluster CA for the node IP", func(t *testing.T) {
 		c.t = t
-		cfg, err := clientcmd.LoadFromFile(c.kubeconfig)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kctx := cfg.Contexts["skiff-"+c.name]
-		if kctx == nil || cfg.Clusters[kctx.Cluster] == nil {
-			t.Fatalf("kubeconfig has no cluster for context skiff-%s", c.name)
-		}
-		roots := x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(cfg.Clusters[kctx.Cluster].CertificateAuthorityData) {
-			t.Fatal("kubeconfig has no CA certificate")
-		}
-		// ServerName is the IP: the handshake verifies the chain and the
-		// IP SAN, as the API server and metrics-server do.
-		d := &net.Dialer{Timeout: 10 * time.Second}
-		conn, err := tls.DialWithDialer(d, "tcp", net.JoinHostPort(ip, "10250"), &tls.Config{RootCAs: roots, ServerName: ip})
-		if err != nil {
-			t.Fatalf("TLS to the kubelet at %s, verified with the cluster CA: %v", ip, err)
-		}
-		leaf := conn.ConnectionState().PeerCertificates[0]
-		conn.Close()
+		leaf := verifiedAt(t, c, ip, "10250")
 		t.Logf("kubelet serves %q, DNS %v, IPs %v", leaf.Subject.CommonName, leaf.DNSNames, leaf.IPAddresses)
+	})
+
+	// The address the API server advertises (the Service "kubernetes"
+	// endpoints, the JWKS URL of its OIDC discovery document) is the
+	// node's: clients that dial it must be able to verify it.
+	t.Run("API server certificate names the address it advertises", func(t *testing.T) {
+		c.t = t
+		ep := c.kubectl("get", "endpointslice", "-n", "default", "-l", "kubernetes.io/service-name=kubernetes",
+			"-o", "jsonpath={.items[0].endpoints[0].addresses[0]}")
+		if ep != ip {
+			t.Fatalf("the Service kubernetes points at %q, not the node's %s", ep, ip)
+		}
+		leaf := verifiedAt(t, c, ip, "6443")
+		t.Logf("the API server serves %q, DNS %v, IPs %v", leaf.Subject.CommonName, leaf.DNSNames, leaf.IPAddresses)
 	})
 
 	t.Run("API server verifies the kubelet", func(t *testing.T) {
@@ -145,4 +140,30 @@ func apiserverArgs(t *testing.T, node string) string {
 	}
 	t.Fatalf("no running kube-apiserver in status.json:\n%s", r.stdout)
 	return ""
+}
+
+// verifiedAt dials ip:port with the cluster CA of c's kubeconfig and
+// ServerName the IP, so the handshake verifies the chain and the IP SAN as
+// an in-cluster client does, and returns the served certificate.
+func verifiedAt(t *testing.T, c *cluster, ip, port string) *x509.Certificate {
+	t.Helper()
+	cfg, err := clientcmd.LoadFromFile(c.kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kctx := cfg.Contexts["skiff-"+c.name]
+	if kctx == nil || cfg.Clusters[kctx.Cluster] == nil {
+		t.Fatalf("kubeconfig has no cluster for context skiff-%s", c.name)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(cfg.Clusters[kctx.Cluster].CertificateAuthorityData) {
+		t.Fatal("kubeconfig has no CA certificate")
+	}
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	conn, err := tls.DialWithDialer(d, "tcp", net.JoinHostPort(ip, port), &tls.Config{RootCAs: roots, ServerName: ip})
+	if err != nil {
+		t.Fatalf("TLS to %s:%s, verified with the cluster CA: %v", ip, port, err)
+	}
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0]
 }

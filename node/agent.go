@@ -122,6 +122,9 @@ func newAgent() (*Agent, error) {
 	if err := ensureKubeletCert(PKIDir, cfg.NodeName, ip); err != nil {
 		return nil, err
 	}
+	if err := ensureAPIServerCert(PKIDir, ip); err != nil {
+		return nil, err
+	}
 	if err := isolateRegistry(registryNodePort(cfg)); err != nil {
 		return nil, err
 	}

@@ -53,6 +53,44 @@ func ensureKubeletCert(dir, nodeName, ip string) error {
 	return nil
 }
 
+// ensureAPIServerCert makes the API server's serving certificate name the
+// node's address ip too, keeping every name it has. The API server
+// advertises that address (the Service "kubernetes" endpoints, the
+// OIDC discovery document's JWKS URL), and clients that dial it verify it;
+// the address is known only once the container runs and may change at a
+// restart or in a clone, so it is checked at every boot.
+func ensureAPIServerCert(dir, ip string) error {
+	crtFile, keyFile := filepath.Join(dir, "apiserver.crt"), filepath.Join(dir, "apiserver.key")
+	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
+	if err != nil {
+		return fmt.Errorf("failed to read cluster CA: %w", err)
+	}
+	why := checkServingCert(caPEM, crtFile, keyFile, []string{ip}, time.Now())
+	if why == nil {
+		return nil
+	}
+	caKey, err := os.ReadFile(filepath.Join(dir, "ca.key"))
+	if err != nil {
+		return fmt.Errorf("failed to read cluster CA key: %w", err)
+	}
+	old, err := os.ReadFile(crtFile)
+	if err != nil {
+		return fmt.Errorf("failed to read the API server's certificate: %w", err)
+	}
+	crt, key, err := certs.ExtendServingCert(caPEM, caKey, old, ip)
+	if err != nil {
+		return fmt.Errorf("failed to reissue the API server's serving certificate for %s: %w", ip, err)
+	}
+	if err := writeFileAtomic(keyFile, key, 0o600); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(crtFile, crt, 0o644); err != nil {
+		return err
+	}
+	log.Printf("reissued the API server's serving certificate for %s (%v)", ip, why)
+	return nil
+}
+
 // checkServingCert returns why the key pair in crtFile and keyFile is not a
 // serving certificate from the CA in caPEM for every one of names, still
 // valid at the time at; nil if it is.

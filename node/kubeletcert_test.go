@@ -147,3 +147,40 @@ func TestAPIServerVerifiesKubelet(t *testing.T) {
 		t.Errorf("kube-apiserver args lack %s: %v", want, args)
 	}
 }
+
+func TestEnsureAPIServerCert(t *testing.T) {
+	dir := clusterPKI(t, t.TempDir())
+	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fits := func(names ...string) error {
+		return checkServingCert(caPEM, filepath.Join(dir, "apiserver.crt"), filepath.Join(dir, "apiserver.key"), names, time.Now())
+	}
+	created := []string{"kubernetes.default.svc.cluster.local", "10.96.0.1", "127.0.0.1", "c-control-plane"}
+	if err := fits("172.18.0.2"); err == nil {
+		t.Fatal("a new cluster's certificate already names the node's address; the test proves nothing")
+	}
+	if err := ensureAPIServerCert(dir, "172.18.0.2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := fits(append(created, "172.18.0.2")...); err != nil {
+		t.Fatalf("after the first boot: %v", err)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "apiserver.key")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("apiserver.key: %v, mode %v; want 0600", err, st.Mode().Perm())
+	}
+	first, _ := certFile(t, filepath.Join(dir, "apiserver.crt"))
+	if err := ensureAPIServerCert(dir, "172.18.0.2"); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := certFile(t, filepath.Join(dir, "apiserver.crt")); !bytes.Equal(again, first) {
+		t.Error("certificate reissued although it still fits")
+	}
+	if err := ensureAPIServerCert(dir, "172.18.0.9"); err != nil {
+		t.Fatal(err)
+	}
+	if err := fits(append(created, "172.18.0.9")...); err != nil {
+		t.Errorf("after an address change: %v", err)
+	}
+}
