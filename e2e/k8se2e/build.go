@@ -72,10 +72,10 @@ func Build(ctx context.Context, cacheDir string, log io.Writer, m *images.Manife
 	}
 	maps.Copy(bins, k.more)
 	dir, err := images.BuildGo(ctx, cacheDir, log, images.GoComponent{
-		Name:     k.name,
-		Module:   kube.Module,
-		Version:  kube.Version,
-		Staging:  kube.Staging,
+		Name:    k.name,
+		Module:  kube.Module,
+		Version: kube.Version,
+		Staging: kube.Staging,
 		// The specs read the version they were built at (Pod Security's
 		// fixtures for one), so it is set as in the node's Kubernetes.
 		XVersion: kube.XVersion,
