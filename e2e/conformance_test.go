@@ -28,6 +28,8 @@ const (
 var conformanceSkips = map[string]string{
 	`\[Disruptive\]`: "taints or restarts the only node, which every other spec of a shared run needs",
 	`should have at least two untainted nodes`: "a skiff cluster has one node by design",
+	`Daemon set.* should rollback without unnecessary restarts`: "it asserts a cluster of at least 2 nodes, " +
+		"and a skiff cluster has one by design",
 	`ImageVolume should succeed with pod and pull policy of Always`: "it pulls the kitten image from registry.k8s.io (policy Always) " +
 		"and checks that its base is Alpine Linux (/etc/os-release); no Alpine mirror is reachable from these machines, " +
 		"so the images here are built on Debian",
