@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -44,37 +45,25 @@ var conformanceSkips = map[string]string{
 func TestConformance(t *testing.T) {
 	e2e(t)
 	suite := buildSuite(t, k8se2e.Conformance)
-	m, err := images.Resolved("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	log, err := os.Create(filepath.Join(t.TempDir(), "images.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer log.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
+	var (
+		archive, kubectl string
+		refs             map[string]string
+	)
 	start := time.Now()
-	archive, refs, err := suite.ConformanceImages(ctx, filepath.Join(cache, "skiff"), log, m)
-	if err != nil {
-		data, _ := os.ReadFile(log.Name())
-		t.Fatalf("%v\n%s", err, tail(string(data), 40))
-	}
+	cacheBuild(t, 30*time.Minute, func(ctx context.Context, cacheDir string, log io.Writer, m *images.Manifest) (err error) {
+		// kubectl of the cluster's version, which the kubectl specs run:
+		// skiff kubectl copies it out of the node into this cache.
+		kubectl = filepath.Join(cacheDir, "kubectl", m.Kubernetes.Default, "kubectl")
+		archive, refs, err = suite.ConformanceImages(ctx, cacheDir, log, m)
+		return err
+	})
 	t.Logf("the specs' images ready in %s: %s", time.Since(start).Round(time.Second), archive)
 
 	c := newCluster(t, "e2e-conformance", netpolPorts(t)...)
 	start = time.Now()
 	c.mustSkiff(10*time.Minute, "load", "archive", archive, "--name", c.name)
 	t.Logf("loaded %d images in %s", len(refs), time.Since(start).Round(time.Second))
-	// kubectl of the cluster's version (the kubectl specs run it), which
-	// skiff kubectl copies out of the node into its cache.
 	c.mustSkiff(time.Minute, "kubectl", "--name", c.name, "--", "version", "--client")
-	kubectl := filepath.Join(cache, "skiff", "kubectl", m.Kubernetes.Default, "kubectl")
 	if _, err := os.Stat(kubectl); err != nil {
 		t.Fatalf("skiff kubectl left no kubectl at %s: %v", kubectl, err)
 	}

@@ -93,6 +93,21 @@ func TestNetpolConformance(t *testing.T) {
 // seconds once the binaries are in the cache) and logs how long it took.
 func buildSuite(t *testing.T, k k8se2e.Kind) k8se2e.Suite {
 	t.Helper()
+	var suite k8se2e.Suite
+	start := time.Now()
+	cacheBuild(t, 40*time.Minute, func(ctx context.Context, cacheDir string, log io.Writer, m *images.Manifest) (err error) {
+		suite, err = k8se2e.Build(ctx, cacheDir, log, m, k)
+		return err
+	})
+	t.Logf("%s ready in %s: %s", filepath.Base(suite.Test), time.Since(start).Round(100*time.Millisecond), filepath.Dir(suite.Test))
+	return suite
+}
+
+// cacheBuild runs build, within timeout, with the default release's
+// manifest, skiff's cache directory and a log file, and fails the test with
+// the log's end if it fails.
+func cacheBuild(t *testing.T, timeout time.Duration, build func(ctx context.Context, cacheDir string, log io.Writer, m *images.Manifest) error) {
+	t.Helper()
 	m, err := images.Resolved("")
 	if err != nil {
 		t.Fatal(err)
@@ -106,16 +121,12 @@ func buildSuite(t *testing.T, k k8se2e.Kind) k8se2e.Suite {
 		t.Fatal(err)
 	}
 	defer log.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	start := time.Now()
-	suite, err := k8se2e.Build(ctx, filepath.Join(cache, "skiff"), log, m, k)
-	if err != nil {
+	if err := build(ctx, filepath.Join(cache, "skiff"), log, m); err != nil {
 		data, _ := os.ReadFile(log.Name())
 		t.Fatalf("%v\n%s", err, tail(string(data), 40))
 	}
-	t.Logf("%s ready in %s: %s", filepath.Base(suite.Test), time.Since(start).Round(100*time.Millisecond), filepath.Dir(suite.Test))
-	return suite
 }
 
 // nodeLacksSCTP returns why the node cannot open SCTP sockets (its kernel
