@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -39,7 +38,7 @@ var conformanceSkips = map[string]string{
 // TestConformance runs every [Conformance] spec of Kubernetes' own e2e suite
 // (test/e2e at the cluster's version, built here with the images its pods
 // run) against a cluster with the default addons, and fails unless every
-// spec it selects passes or skips itself. make conformance runs it (the
+// spec it selects passes. make conformance runs it (the
 // conformance build tag keeps it out of make test: it takes the better part
 // of an hour).
 func TestConformance(t *testing.T) {
@@ -77,22 +76,5 @@ func TestConformance(t *testing.T) {
 	code, out := runSuite(t, c, suite, 3*runtime.NumCPU(), 150*time.Minute, `\[Conformance\]`, skips,
 		[]string{"--kubectl-path", kubectl}, conformanceJUnit, conformanceLog)
 	t.Logf("the [Conformance] specs ran in %s (ginkgo exit %d); JUnit report %s, output %s", time.Since(start).Round(time.Second), code, conformanceJUnit, conformanceLog)
-	specs := readJUnit(t, conformanceJUnit, "[Conformance]")
-	counts := map[string]int{}
-	for _, s := range specs {
-		counts[s.Status]++
-		switch {
-		case s.Status == "passed":
-		case s.Status == "skipped" && matchesAny(s.Name, skips):
-			t.Logf("left out: %s", s.Name)
-		case s.Status == "skipped":
-			t.Logf("skipped itself: %s: %s", s.Name, strings.TrimSpace(s.Skipped.Message))
-		default:
-			t.Errorf("%s: %s\n%s", s.Status, s.Name, s.Failure.Message)
-		}
-	}
-	t.Logf("[Conformance] specs: %d passed, %d failed, %d skipped (of %d)", counts["passed"], len(specs)-counts["passed"]-counts["skipped"], counts["skipped"], len(specs))
-	if counts["passed"] == 0 || code != 0 {
-		t.Errorf("ginkgo exit %d, %d specs passed; the end of its output:\n%s", code, counts["passed"], tail(out, 60))
-	}
+	checkSpecs(t, "[Conformance]", readJUnit(t, conformanceJUnit, "[Conformance]"), skips, code, out)
 }

@@ -60,22 +60,7 @@ func TestNetpolConformance(t *testing.T) {
 	// cores still shorten the run.
 	code, out := runSuite(t, c, suite, 2*runtime.NumCPU(), 35*time.Minute, netpolFocus, skips, nil, netpolJUnit, netpolLog)
 	t.Logf("the Netpol specs ran in %s (ginkgo exit %d); JUnit report %s, output %s", time.Since(start).Round(time.Second), code, netpolJUnit, netpolLog)
-	specs := readJUnit(t, netpolJUnit, "Netpol")
-	counts := map[string]int{}
-	for _, s := range specs {
-		counts[s.Status]++
-		switch {
-		case s.Status == "passed":
-		case s.Status == "skipped" && matchesAny(s.Name, skips):
-			t.Logf("skipped: %s", s.Name)
-		default:
-			t.Errorf("%s: %s\n%s", s.Status, s.Name, s.Failure.Message)
-		}
-	}
-	t.Logf("Netpol specs: %d passed, %d failed, %d skipped (of %d)", counts["passed"], len(specs)-counts["passed"]-counts["skipped"], counts["skipped"], len(specs))
-	if counts["passed"] == 0 || code != 0 {
-		t.Errorf("ginkgo exit %d, %d specs passed; the end of its output:\n%s", code, counts["passed"], tail(out, 60))
-	}
+	checkSpecs(t, "Netpol", readJUnit(t, netpolJUnit, "Netpol"), skips, code, out)
 
 	// The control: without enforcement the same specs fail, so the passes
 	// above are the addon's doing.
@@ -195,6 +180,30 @@ type junitSpec struct {
 	Skipped struct {
 		Message string `xml:"message,attr"`
 	} `xml:"skipped"`
+}
+
+// checkSpecs fails the test for each spec of the report that did not pass,
+// but those that skips left out, logs the counts, and fails it too when
+// ginkgo failed or no spec passed (its output's end then says why).
+func checkSpecs(t *testing.T, what string, specs []junitSpec, skips []string, code int, out string) {
+	t.Helper()
+	counts := map[string]int{}
+	for _, s := range specs {
+		counts[s.Status]++
+		switch {
+		case s.Status == "passed":
+		case s.Status == "skipped" && matchesAny(s.Name, skips):
+			t.Logf("left out: %s", s.Name)
+		case s.Status == "skipped":
+			t.Errorf("skipped itself: %s: %s", s.Name, strings.TrimSpace(s.Skipped.Message))
+		default:
+			t.Errorf("%s: %s\n%s", s.Status, s.Name, s.Failure.Message)
+		}
+	}
+	t.Logf("%s specs: %d passed, %d failed, %d skipped (of %d)", what, counts["passed"], len(specs)-counts["passed"]-counts["skipped"], counts["skipped"], len(specs))
+	if counts["passed"] == 0 || code != 0 {
+		t.Errorf("ginkgo exit %d, %d specs passed; the end of its output:\n%s", code, counts["passed"], tail(out, 60))
+	}
 }
 
 // readJUnit returns the report's specs whose names contain mark (not
