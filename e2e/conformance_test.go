@@ -4,12 +4,18 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/skiff-k8s/skiff/e2e/k8se2e"
 	"github.com/skiff-k8s/skiff/images"
@@ -58,10 +64,12 @@ func TestConformance(t *testing.T) {
 	})
 	t.Logf("the specs' images ready in %s: %s", time.Since(start).Round(time.Second), archive)
 
-	c := newCluster(t, "e2e-conformance", netpolPorts(t)...)
+	ports := netpolPorts(t)
+	c := newCluster(t, "e2e-conformance", ports...)
 	start = time.Now()
 	c.mustSkiff(10*time.Minute, "load", "archive", archive, "--name", c.name)
 	t.Logf("loaded %d images in %s", len(refs), time.Since(start).Round(time.Second))
+	mirrorRegistryK8sIO(t, c, ports[len(ports)-1], archive, refs)
 	c.mustSkiff(time.Minute, "kubectl", "--name", c.name, "--", "version", "--client")
 	if _, err := os.Stat(kubectl); err != nil {
 		t.Fatalf("skiff kubectl left no kubectl at %s: %v", kubectl, err)
@@ -77,4 +85,42 @@ func TestConformance(t *testing.T) {
 		[]string{"--kubectl-path", kubectl}, conformanceJUnit, conformanceLog)
 	t.Logf("the [Conformance] specs ran in %s (ginkgo exit %d); JUnit report %s, output %s", time.Since(start).Round(time.Second), code, conformanceJUnit, conformanceLog)
 	checkSpecs(t, "[Conformance]", readJUnit(t, conformanceJUnit, "[Conformance]"), skips, code, out)
+}
+
+// mirrorRegistryK8sIO pushes the specs' images to the cluster's registry
+// (the registry addon, at host port registryPort) under their
+// registry.k8s.io paths, and makes the node's containerd pull
+// registry.k8s.io from it, as an offline site mirrors a registry: a spec
+// that pulls with policy Always (the PodCertificate spec's agnhost pods)
+// then pulls for real, without the network.
+func mirrorRegistryK8sIO(t *testing.T, c *cluster, registryPort, archive string, refs map[string]string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	for _, ref := range refs {
+		path, ok := strings.CutPrefix(ref, "registry.k8s.io/")
+		if !ok {
+			t.Fatalf("image %s is not on registry.k8s.io", ref)
+		}
+		tag, err := name.NewTag(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := tarball.Image(func() (io.ReadCloser, error) { return os.Open(archive) }, &tag)
+		if err != nil {
+			continue // the node's own (pause), not in the archive
+		}
+		dst, err := name.NewTag(fmt.Sprintf("localhost:%s/%s", registryPort, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(dst, img, remote.WithContext(ctx)); err != nil {
+			t.Fatalf("push %s: %v", dst, err)
+		}
+	}
+	hosts := fmt.Sprintf("server = \"https://registry.k8s.io\"\n\n[host.\"http://127.0.0.1:%d\"]\n  capabilities = [\"pull\", \"resolve\"]\n", images.RegistryNodePort)
+	dir := "/etc/containerd/certs.d/registry.k8s.io"
+	if r := runInput(t, time.Minute, nil, hosts, "docker", "exec", "-i", c.name+"-control-plane", "sh", "-c", "mkdir -p "+dir+" && cat > "+dir+"/hosts.toml"); r.code != 0 {
+		t.Fatalf("writing the node's registry.k8s.io mirror: %s", r)
+	}
 }
