@@ -81,7 +81,13 @@ func TestConformance(t *testing.T) {
 		t.Logf("leaving out %s: %s", s, why)
 	}
 	start = time.Now()
-	code, out := runSuite(t, c, suite, 3*runtime.NumCPU(), 150*time.Minute, `\[Conformance\]`, skips,
+	focus := `\[Conformance\]`
+	if f := os.Getenv("SKIFF_E2E_CONFORMANCE_FOCUS"); f != "" {
+		// make conformance FOCUS=...: those [Conformance] specs alone.
+		focus = "(" + f + ").*" + focus
+		t.Logf("running only the [Conformance] specs that match %q", f)
+	}
+	code, out := runSuite(t, c, suite, 3*runtime.NumCPU(), 150*time.Minute, focus, skips,
 		[]string{"--kubectl-path", kubectl}, conformanceJUnit, conformanceLog)
 	t.Logf("the [Conformance] specs ran in %s (ginkgo exit %d); JUnit report %s, output %s", time.Since(start).Round(time.Second), code, conformanceJUnit, conformanceLog)
 	checkSpecs(t, "[Conformance]", readJUnit(t, conformanceJUnit, "[Conformance]"), skips, code, out)
