@@ -161,6 +161,9 @@ func round(ctx context.Context, e *benchEnv, name string, r *results) (err error
 		return fmt.Errorf("start: %w", err)
 	}
 	r.add("start_s", time.Since(t).Seconds())
+	if err := startBreakdown(ctx, e.p, name, r); err != nil {
+		return fmt.Errorf("start breakdown: %w", err)
+	}
 	if err := snapshotRound(ctx, e, name, r); err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}

@@ -34,6 +34,8 @@ package main
 //	breakdown               {"create step: NAME" (seconds the step took),
 //	                         "node ready: COMPONENT", "node Ready (condition)",
 //	                         "addon ready: NAMESPACE/DEPLOYMENT" (seconds from the node's start),
+//	                         "start: node ready: COMPONENT", "start: node Ready (condition)",
+//	                         "start: pod ready: NAMESPACE/OWNER" (the same for start_s's start),
 //	                         "first create: agent layer build" (seconds),
 //	                         "snapshot: cluster paused" (seconds),
 //	                         "idle cpu %: PROCESS" (% of one core over the idle window,

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -280,31 +281,11 @@ func breakdown(ctx context.Context, p *provision.Provider, cs *kubernetes.Client
 	for _, s := range created.Steps {
 		add("create step: "+s.Name, s.Seconds)
 	}
-	st, err := p.Status(ctx, name)
+	started, err := nodeReadyTimes(ctx, p, cs, name, "", r)
 	if err != nil {
-		return fmt.Errorf("status of %s: %w", name, err)
+		return err
 	}
-	for c, v := range st.ReadyAfter {
-		add("node ready: "+c, v)
-	}
-	insp, err := p.Docker().ContainerInspect(ctx, provision.NodeName(name))
-	if err != nil {
-		return fmt.Errorf("inspect node of %s: %w", name, err)
-	}
-	started, err := time.Parse(time.RFC3339Nano, insp.State.StartedAt)
-	if err != nil {
-		return fmt.Errorf("node start time %q: %w", insp.State.StartedAt, err)
-	}
-	n, err := cs.CoreV1().Nodes().Get(ctx, provision.NodeName(name), metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("get node: %w", err)
-	}
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-			add("node Ready (condition)", c.LastTransitionTime.Sub(started).Seconds())
-		}
-	}
-	for _, ns := range []string{"kube-system", "local-path-storage", "metallb-system"} {
+	for _, ns := range addonNamespaces {
 		deps, err := cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return fmt.Errorf("list Deployments in %s: %w", ns, err)
@@ -318,4 +299,82 @@ func breakdown(ctx context.Context, p *provision.Provider, cs *kubernetes.Client
 		}
 	}
 	return nil
+}
+
+var addonNamespaces = []string{"kube-system", "local-path-storage", "metallb-system"}
+
+// startBreakdown records, for a start after stop, each component's ready
+// time and each addon pod's Ready condition, from the node's start. Pods,
+// not Deployments: a Deployment may stay Available through a restart.
+func startBreakdown(ctx context.Context, p *provision.Provider, name string, r *results) error {
+	cs, err := clientset(ctx, p, name)
+	if err != nil {
+		return err
+	}
+	const prefix = "start: "
+	started, err := nodeReadyTimes(ctx, p, cs, name, prefix, r)
+	if err != nil {
+		return err
+	}
+	for _, ns := range addonNamespaces {
+		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return fmt.Errorf("list pods in %s: %w", ns, err)
+		}
+		for _, pod := range pods.Items {
+			for _, c := range pod.Status.Conditions {
+				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+					k := prefix + "pod ready: " + ns + "/" + podOwner(&pod)
+					r.breakdown[k] = append(r.breakdown[k], c.LastTransitionTime.Sub(started).Seconds())
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// podOwner names a pod by its Deployment or DaemonSet: its owner's name,
+// less a ReplicaSet's hash.
+func podOwner(pod *corev1.Pod) string {
+	for _, o := range pod.OwnerReferences {
+		if o.Kind == "ReplicaSet" {
+			if i := strings.LastIndexByte(o.Name, '-'); i > 0 {
+				return o.Name[:i]
+			}
+		}
+		return o.Name
+	}
+	return pod.Name
+}
+
+// nodeReadyTimes records, under prefix, each node component's ready time
+// from the agent's report and the node's Ready condition, and returns when
+// the node container started.
+func nodeReadyTimes(ctx context.Context, p *provision.Provider, cs *kubernetes.Clientset, name, prefix string, r *results) (time.Time, error) {
+	add := func(k string, v float64) { r.breakdown[prefix+k] = append(r.breakdown[prefix+k], v) }
+	st, err := p.Status(ctx, name)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("status of %s: %w", name, err)
+	}
+	for c, v := range st.ReadyAfter {
+		add("node ready: "+c, v)
+	}
+	insp, err := p.Docker().ContainerInspect(ctx, provision.NodeName(name))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("inspect node of %s: %w", name, err)
+	}
+	started, err := time.Parse(time.RFC3339Nano, insp.State.StartedAt)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("node start time %q: %w", insp.State.StartedAt, err)
+	}
+	n, err := cs.CoreV1().Nodes().Get(ctx, provision.NodeName(name), metav1.GetOptions{})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("get node: %w", err)
+	}
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+			add("node Ready (condition)", c.LastTransitionTime.Sub(started).Seconds())
+		}
+	}
+	return started, nil
 }
