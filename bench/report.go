@@ -34,9 +34,11 @@ package main
 //	breakdown               {"create step: NAME" (seconds the step took),
 //	                         "node ready: COMPONENT", "node Ready (condition)",
 //	                         "addon ready: NAMESPACE/DEPLOYMENT" (seconds from the node's start),
-//	                         "start: node ready: COMPONENT", "start: node Ready (condition)",
-//	                         "start: pod ready: NAMESPACE/OWNER" (the same for start_s's start),
+//	                         "start: node ready: COMPONENT", "start: pod ready: NAMESPACE/OWNER"
+//	                         (the same for start_s's start, from the node's restart),
 //	                         "first create: agent layer build" (seconds),
+//	                         "create: engine cpu s" (a local dockerd's CPU, its
+//	                         children's included, during create: not in create_cpu_s),
 //	                         "snapshot: cluster paused" (seconds),
 //	                         "idle cpu %: PROCESS" (% of one core over the idle window,
 //	                         by process name, pods' processes included; 0.1 and above),
