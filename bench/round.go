@@ -340,15 +340,14 @@ func startBreakdown(ctx context.Context, p *provision.Provider, name string, r *
 // podOwner names a pod by its Deployment or DaemonSet: its owner's name,
 // less a ReplicaSet's hash.
 func podOwner(pod *corev1.Pod) string {
-	for _, o := range pod.OwnerReferences {
-		if o.Kind == "ReplicaSet" {
-			if i := strings.LastIndexByte(o.Name, '-'); i > 0 {
-				return o.Name[:i]
-			}
-		}
-		return o.Name
+	if len(pod.OwnerReferences) == 0 {
+		return pod.Name
 	}
-	return pod.Name
+	o := pod.OwnerReferences[0]
+	if i := strings.LastIndexByte(o.Name, '-'); o.Kind == "ReplicaSet" && i > 0 {
+		return o.Name[:i]
+	}
+	return o.Name
 }
 
 // nodeReadyTimes records, under prefix, each node component's ready time
