@@ -38,9 +38,9 @@ func addonCosts(ctx context.Context, e *benchEnv, r *results) error {
 			return fmt.Errorf("without %s: %w", addon, err)
 		}
 		key := "without " + addon + ": "
-		r.breakdown[key+"create s"] = append(r.breakdown[key+"create s"], createS)
-		r.breakdown[key+"idle cpu %"] = append(r.breakdown[key+"idle cpu %"], idle.figures["idle_cpu_pct"]...)
-		r.breakdown[key+"idle MiB"] = append(r.breakdown[key+"idle MiB"], idle.idleMiB...)
+		r.addBreakdown(key+"create s", createS)
+		r.addBreakdown(key+"idle cpu %", idle.figures["idle_cpu_pct"]...)
+		r.addBreakdown(key+"idle MiB", idle.idleMiB...)
 	}
 	return nil
 }

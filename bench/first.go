@@ -44,7 +44,7 @@ func firstCreate(ctx context.Context, e *benchEnv, m *images.Manifest, skiff, wo
 	defer cancel()
 	t := time.Now()
 	out, err := exec.CommandContext(bctx, agent, "image", "build", "--kubernetes-version", m.Kubernetes.Default).CombinedOutput()
-	r.breakdown["first create: agent layer build"] = append(r.breakdown["first create: agent layer build"], time.Since(t).Seconds())
+	r.addBreakdown("first create: agent layer build", time.Since(t).Seconds())
 	if err != nil {
 		return false, fmt.Errorf("%s image build: %w: %s", agent, err, strings.TrimSpace(string(out)))
 	}

@@ -121,6 +121,11 @@ func newResults() *results {
 
 func (r *results) add(key string, v float64) { r.figures[key] = append(r.figures[key], v) }
 
+// addBreakdown appends samples to a breakdown entry.
+func (r *results) addBreakdown(key string, vs ...float64) {
+	r.breakdown[key] = append(r.breakdown[key], vs...)
+}
+
 // last returns the latest sample of key (0 if none).
 func (r *results) last(key string) float64 {
 	s := r.figures[key]

@@ -37,7 +37,7 @@ func testReport() *report {
 	for _, v := range []float64{20, 19, 21} {
 		r.add("time_to_k8s_s", v)
 		r.add("create_s", v-2)
-		r.breakdown["create step: boot"] = append(r.breakdown["create step: boot"], v/10)
+		r.addBreakdown("create step: boot", v/10)
 	}
 	r.add("first_create_s", 33.3)
 	r.add("idle_cpu_pct", 3.25)

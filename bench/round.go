@@ -71,7 +71,7 @@ func userRound(ctx context.Context, e *benchEnv, name string, r *results) error 
 		return err
 	}
 	if engine1, ok := engineCPU(); local && ok {
-		r.breakdown["create: engine cpu s"] = append(r.breakdown["create: engine cpu s"], (engine1 - engine0).Seconds())
+		r.addBreakdown("create: engine cpu s", (engine1 - engine0).Seconds())
 	}
 	// The node container did nothing before create started it, so its
 	// total so far is create's share.
@@ -281,9 +281,8 @@ func podMetrics(raw []byte) error {
 // breakdown records each create step, each component's and addon's ready
 // time (from the node's start) and the node's Ready condition.
 func breakdown(ctx context.Context, p *provision.Provider, cs *kubernetes.Clientset, name string, created *provision.Created, r *results) error {
-	add := func(k string, v float64) { r.breakdown[k] = append(r.breakdown[k], v) }
 	for _, s := range created.Steps {
-		add("create step: "+s.Name, s.Seconds)
+		r.addBreakdown("create step: "+s.Name, s.Seconds)
 	}
 	started, err := nodeReadyTimes(ctx, p, cs, name, "", r)
 	if err != nil {
@@ -297,7 +296,7 @@ func breakdown(ctx context.Context, p *provision.Provider, cs *kubernetes.Client
 		for _, d := range deps.Items {
 			for _, c := range d.Status.Conditions {
 				if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {
-					add("addon ready: "+ns+"/"+d.Name, c.LastTransitionTime.Sub(started).Seconds())
+					r.addBreakdown("addon ready: "+ns+"/"+d.Name, c.LastTransitionTime.Sub(started).Seconds())
 				}
 			}
 		}
@@ -328,8 +327,7 @@ func startBreakdown(ctx context.Context, p *provision.Provider, name string, r *
 		for _, pod := range pods.Items {
 			for _, c := range pod.Status.Conditions {
 				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-					k := prefix + "pod ready: " + ns + "/" + podOwner(&pod)
-					r.breakdown[k] = append(r.breakdown[k], c.LastTransitionTime.Sub(started).Seconds())
+					r.addBreakdown(prefix+"pod ready: "+ns+"/"+podOwner(&pod), c.LastTransitionTime.Sub(started).Seconds())
 				}
 			}
 		}
@@ -354,13 +352,12 @@ func podOwner(pod *corev1.Pod) string {
 // from the agent's report and the node's Ready condition, and returns when
 // the node container started.
 func nodeReadyTimes(ctx context.Context, p *provision.Provider, cs *kubernetes.Clientset, name, prefix string, r *results) (time.Time, error) {
-	add := func(k string, v float64) { r.breakdown[prefix+k] = append(r.breakdown[prefix+k], v) }
 	st, err := p.Status(ctx, name)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("status of %s: %w", name, err)
 	}
 	for c, v := range st.ReadyAfter {
-		add("node ready: "+c, v)
+		r.addBreakdown(prefix+"node ready: "+c, v)
 	}
 	insp, err := p.Docker().ContainerInspect(ctx, provision.NodeName(name))
 	if err != nil {
@@ -378,7 +375,7 @@ func nodeReadyTimes(ctx context.Context, p *provision.Provider, cs *kubernetes.C
 		// A restarted node's Ready condition may keep its transition
 		// from before the stop.
 		if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue && !c.LastTransitionTime.Time.Before(started) {
-			add("node Ready (condition)", c.LastTransitionTime.Sub(started).Seconds())
+			r.addBreakdown(prefix+"node Ready (condition)", c.LastTransitionTime.Sub(started).Seconds())
 		}
 	}
 	return started, nil

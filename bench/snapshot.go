@@ -52,7 +52,7 @@ func snapshotRound(ctx context.Context, e *benchEnv, name string, r *results) er
 		return fmt.Errorf("snapshot save: %w", err)
 	}
 	r.add("snapshot_save_s", time.Since(t).Seconds())
-	r.breakdown["snapshot: cluster paused"] = append(r.breakdown["snapshot: cluster paused"], s.PausedSeconds)
+	r.addBreakdown("snapshot: cluster paused", s.PausedSeconds)
 	fmt.Printf("snapshot %s: %d MiB, paused %.2f s\n", snap, s.Bytes>>20, s.PausedSeconds)
 
 	t = time.Now()

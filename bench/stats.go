@@ -48,11 +48,16 @@ func engineCPU() (cpu time.Duration, ok bool) {
 		if err != nil || strings.TrimSpace(string(comm)) != "dockerd" {
 			continue
 		}
-		stat, err := os.ReadFile(filepath.Join(filepath.Dir(p), "stat"))
+		dir := filepath.Dir(p)
+		pid, err := strconv.Atoi(filepath.Base(dir))
 		if err != nil {
 			continue
 		}
-		for _, pt := range parseProcStats(string(stat)) {
+		stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+		if err != nil {
+			continue
+		}
+		if pt, ok := parseProcStats(string(stat))[pid]; ok {
 			return time.Duration(pt.ticks) * time.Second / clockTicks, true
 		}
 	}
@@ -146,7 +151,7 @@ func measureIdle(ctx context.Context, e *benchEnv, name string, r *results) erro
 	for comm, pct := range cpuByName(procsBefore, procsAfter, after.read.Sub(before.read).Seconds()) {
 		// Below 0.1 % of a core is noise in a table.
 		if pct >= 0.1 {
-			r.breakdown["idle cpu %: "+comm] = append(r.breakdown["idle cpu %: "+comm], pct)
+			r.addBreakdown("idle cpu %: "+comm, pct)
 		}
 	}
 	r.idleMiB = append(r.idleMiB, after.workingSet)
