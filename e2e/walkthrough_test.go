@@ -133,6 +133,7 @@ func testWalkthrough(t *testing.T, c *cluster, _ *images.Manifest) {
 		c.kubectl("delete", "hpa", "hello")
 		c.kubectl("scale", "deployment/hello", "--replicas=3")
 		waitReadyReplicas(c, "hello", 3)
+		waitOnlyLivePods(c, "app=hello", 3)
 		logs := c.kubectl("logs", "-l", "app=hello", "--prefix", "--tail=-1", "--max-log-requests=10")
 		for p := range livePods(c, "app=hello") {
 			if !strings.Contains(logs, "pod/"+p+"/") {
@@ -308,12 +309,34 @@ func waitReadyReplicas(c *cluster, name string, n int) {
 	c.t.Helper()
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
-		got := c.kubectl("get", "deployment", name, "-o", "jsonpath={.status.readyReplicas}/{.status.replicas}")
-		if got == fmt.Sprintf("%d/%d", n, n) {
+		// The status counts only once the controller has seen the
+		// latest spec: right after a scale it may still be the old one's.
+		got := c.kubectl("get", "deployment", name, "-o", "jsonpath={.status.readyReplicas}/{.status.replicas} generation {.metadata.generation}/{.status.observedGeneration}")
+		ready, gen, _ := strings.Cut(got, " generation ")
+		observed, latest, _ := strings.Cut(gen, "/")
+		if ready == fmt.Sprintf("%d/%d", n, n) && observed == latest {
 			return
 		}
 		if time.Now().After(deadline) {
 			c.t.Fatalf("deployment %s has %s ready replicas after 3m, want %d/%d:\n%s", name, got, n, n, c.kubectl("get", "pods", "-o", "wide"))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// waitOnlyLivePods waits until the selector's pods are n, all Running and
+// none terminating: `kubectl logs -l` fails on a pod the autoscaler's last
+// scale-up still creates, or one a scale-down deletes.
+func waitOnlyLivePods(c *cluster, selector string, n int) {
+	c.t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		all := strings.Fields(c.kubectl("get", "pods", "-l", selector, "-o", "jsonpath={.items[*].metadata.name}"))
+		if live := livePods(c, selector); len(all) == n && len(live) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("pods %s are not %d live ones after 3m:\n%s", selector, n, c.kubectl("get", "pods", "-l", selector, "-o", "wide"))
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
