@@ -23,30 +23,38 @@ type clone struct {
 // snapshotPKI is what a clone or a restore reads of the snapshot's PKI.
 var snapshotPKI = []string{"ca.crt", "ca.key", "admin.crt", "admin.key", "apiserver.crt"}
 
-// readClone reads a snapshot's record, node configuration and PKI.
+// readClone reads a snapshot's record, node configuration and PKI through
+// one helper, the state in one copy: Docker 20.10 serves every copy out of
+// a container by re-executing dockerd, and a copy per file made the clone's
+// first step 0.6 s.
 func (p *Provider) readClone(ctx context.Context, name string) (*clone, error) {
-	s, err := p.Snapshot(ctx, name)
+	image, err := p.snapshotImage(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	h, err := p.newHelper(ctx, s.NodeImage, false, volumeMount(snapshotVolume(name), "/snap", true))
+	h, err := p.newHelper(ctx, image, false, volumeMount(snapshotVolume(name), "/snap", true))
 	if err != nil {
 		return nil, err
 	}
 	defer h.remove(ctx)
-	state := path.Join("/snap", snapshotData, "lib/skiff")
-	data, err := h.read(ctx, path.Join(state, "config.json"))
+	s, err := readRecord(ctx, h, "/snap")
 	if err != nil {
-		return nil, fmt.Errorf("failed to read the node config of snapshot %q: %w", name, err)
+		return nil, err
+	}
+	want := []string{"config.json"}
+	for _, f := range snapshotPKI {
+		want = append(want, path.Join("pki", f))
+	}
+	files, err := p.readContainerFiles(ctx, h.id, path.Join("/snap", snapshotData, "lib/skiff"), want)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the node state of snapshot %q: %w", name, err)
 	}
 	c := &clone{snap: s, pki: pki.Files{}}
-	if err := json.Unmarshal(data, &c.config); err != nil {
+	if err := json.Unmarshal(files["config.json"], &c.config); err != nil {
 		return nil, fmt.Errorf("failed to parse the node config of snapshot %q: %w", name, err)
 	}
 	for _, f := range snapshotPKI {
-		if c.pki["pki/"+f], err = h.read(ctx, path.Join(state, "pki", f)); err != nil {
-			return nil, fmt.Errorf("failed to read pki/%s of snapshot %q: %w", f, name, err)
-		}
+		c.pki["pki/"+f] = files[path.Join("pki", f)]
 	}
 	return c, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,6 +47,52 @@ func (p *Provider) readContainerFile(ctx context.Context, id, file string) ([]by
 		return nil, fmt.Errorf("read %s: %w", file, err)
 	}
 	return io.ReadAll(tr)
+}
+
+// readContainerFiles reads the named files (paths relative to dir) from a
+// container, running or stopped, in one copy of dir.
+func (p *Provider) readContainerFiles(ctx context.Context, id, dir string, names []string) (map[string][]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	rc, _, err := p.docker.CopyFromContainer(ctx, id, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	files, err := untarFiles(rc, path.Base(dir), names)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", dir, err)
+	}
+	return files, nil
+}
+
+// untarFiles returns the named files of a tar of the directory base; each
+// must be there.
+func untarFiles(r io.Reader, base string, names []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(names))
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		rel, ok := strings.CutPrefix(h.Name, base+"/")
+		if !ok || !slices.Contains(names, rel) {
+			continue
+		}
+		if out[rel], err = io.ReadAll(tr); err != nil {
+			return nil, err
+		}
+	}
+	for _, n := range names {
+		if _, ok := out[n]; !ok {
+			return nil, fmt.Errorf("no %s", n)
+		}
+	}
+	return out, nil
 }
 
 // nodeStatus reads the agent's status report, refusing one written before

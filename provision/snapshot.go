@@ -287,17 +287,27 @@ func (p *Provider) SnapshotNames(ctx context.Context) ([]string, error) {
 
 // Snapshot returns one snapshot's record.
 func (p *Provider) Snapshot(ctx context.Context, name string) (*Snapshot, error) {
+	image, err := p.snapshotImage(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return p.snapshotRecord(ctx, name, image)
+}
+
+// snapshotImage returns the node image a snapshot runs, once it is sure
+// that both the snapshot and the image exist.
+func (p *Provider) snapshotImage(ctx context.Context, name string) (string, error) {
 	v, err := p.docker.VolumeInspect(ctx, snapshotVolume(name))
 	if cerrdefs.IsNotFound(err) || err == nil && v.Labels[LabelSnapshot] != name {
-		return nil, &SnapshotNotFoundError{Name: name}
+		return "", &SnapshotNotFoundError{Name: name}
 	} else if err != nil {
-		return nil, fmt.Errorf("failed to inspect snapshot %q: %w", name, err)
+		return "", fmt.Errorf("failed to inspect snapshot %q: %w", name, err)
 	}
 	image := v.Labels[LabelSnapshotImage]
 	if _, err := p.docker.ImageInspect(ctx, image); err != nil {
-		return nil, fmt.Errorf("snapshot %q needs node image %s, which Docker does not have: load it with `skiff image load -i FILE` or a bundle that carries it", name, image)
+		return "", fmt.Errorf("snapshot %q needs node image %s, which Docker does not have: load it with `skiff image load -i FILE` or a bundle that carries it", name, image)
 	}
-	return p.snapshotRecord(ctx, name, image)
+	return image, nil
 }
 
 // snapshotRecord reads a snapshot's snapshot.json through a helper that
