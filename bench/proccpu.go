@@ -88,3 +88,29 @@ func cpuByName(before, after procTimes, seconds float64) map[string]float64 {
 	}
 	return out
 }
+
+// cpuSeconds sums each process name's CPU seconds.
+func cpuSeconds(pt procTimes) map[string]float64 {
+	out := map[string]float64{}
+	for _, p := range pt {
+		out[p.comm] += float64(p.ticks) / clockTicks
+	}
+	return out
+}
+
+// recordBootCPU records, under prefix, the CPU seconds each process name
+// has used since the node container started, as far as the processes alive
+// now tell (their waited-for children included): where a create's or a
+// start's CPU went. Under 0.1 s is left out.
+func recordBootCPU(ctx context.Context, docker client.APIClient, node, prefix string, r *results) error {
+	pt, err := readProcTimes(ctx, docker, node)
+	if err != nil {
+		return err
+	}
+	for comm, s := range cpuSeconds(pt) {
+		if s >= 0.1 {
+			r.addBreakdown(prefix+comm, s)
+		}
+	}
+	return nil
+}

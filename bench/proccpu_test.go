@@ -36,3 +36,10 @@ func TestCPUByName(t *testing.T) {
 		}
 	}
 }
+
+func TestCPUSeconds(t *testing.T) {
+	got := cpuSeconds(procTimes{1: {"etcd", 150}, 2: {"containerd-shim", 20}, 3: {"containerd-shim", 30}})
+	if len(got) != 2 || math.Abs(got["etcd"]-1.5) > 1e-9 || math.Abs(got["containerd-shim"]-0.5) > 1e-9 {
+		t.Errorf("got %v, want etcd 1.5 s and containerd-shim 0.5 s", got)
+	}
+}

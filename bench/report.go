@@ -39,6 +39,9 @@ package main
 //	                         "first create: agent layer build" (seconds),
 //	                         "create: engine cpu s" (a local dockerd's CPU, its
 //	                         children's included, during create: not in create_cpu_s),
+//	                         "create cpu s: PROCESS", "start cpu s: PROCESS" (CPU seconds
+//	                         by process name from the node's start to the end of create
+//	                         or start, of the processes alive then; 0.1 and above),
 //	                         "snapshot: cluster paused" (seconds),
 //	                         "idle cpu %: PROCESS" (% of one core over the idle window,
 //	                         by process name, pods' processes included; 0.1 and above),

@@ -79,6 +79,9 @@ func userRound(ctx context.Context, e *benchEnv, name string, r *results) error 
 	if err != nil {
 		return err
 	}
+	if err := recordBootCPU(ctx, docker, node, "create cpu s: ", r); err != nil {
+		return err
+	}
 	r.add("create_s", createS)
 	r.add("time_to_k8s_create_s", createS)
 	r.add("create_cpu_s", (cli1 - cli0 + atCreate.cpu).Seconds())
@@ -307,7 +310,8 @@ func breakdown(ctx context.Context, p *provision.Provider, cs *kubernetes.Client
 var addonNamespaces = []string{"kube-system", "local-path-storage", "metallb-system"}
 
 // startBreakdown records, for a start after stop, each component's ready
-// time and each addon pod's Ready condition, from the node's start. Pods,
+// time and each addon pod's Ready condition, from the node's start, and
+// each process's CPU seconds since then. Pods,
 // not Deployments: a Deployment may stay Available through a restart.
 func startBreakdown(ctx context.Context, p *provision.Provider, name string, r *results) error {
 	cs, err := clientset(ctx, p, name)
@@ -317,6 +321,9 @@ func startBreakdown(ctx context.Context, p *provision.Provider, name string, r *
 	const prefix = "start: "
 	started, err := nodeReadyTimes(ctx, p, cs, name, prefix, r)
 	if err != nil {
+		return err
+	}
+	if err := recordBootCPU(ctx, p.Docker(), provision.NodeName(name), "start cpu s: ", r); err != nil {
 		return err
 	}
 	for _, ns := range addonNamespaces {
