@@ -145,6 +145,12 @@ func components(c *Config, ip string) []component {
 		"--tls-cert-file=" + pki("apiserver.crt"),
 		"--tls-private-key-file=" + pki("apiserver.key"),
 		"--profiling=false",
+		// No watch cache: with one node's handful of clients, each watch
+		// and list can be served by etcd itself. The ~85 caches (a ring of
+		// events, about ten goroutines and a timer a second each) cost the
+		// idle node 16-40 MiB of working set and 1-2 points of a core, and a
+		// create 1-3.6 CPU-s, for nothing a start gained (alternating A/B).
+		"--watch-cache=false",
 	}
 	if gates != "" {
 		apiserver = append(apiserver, "--feature-gates="+gates)
