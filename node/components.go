@@ -148,8 +148,8 @@ func components(c *Config, ip string) []component {
 		// No watch cache: with one node's handful of clients, each watch
 		// and list can be served by etcd itself. The ~85 caches (a ring of
 		// events, about ten goroutines and a timer a second each) cost the
-		// idle node 16-40 MiB of working set and 1-2 points of a core, and a
-		// create 1-3.6 CPU-s, for nothing a start gained (alternating A/B).
+		// idle node 16-40 MiB of working set and 1-2 points of a core, for
+		// nothing a create or a start gained (alternating A/B).
 		"--watch-cache=false",
 	}
 	if gates != "" {
