@@ -43,19 +43,19 @@ func (p *Provider) readClone(ctx context.Context, name string) (*clone, error) {
 	}
 	want := []string{"config.json"}
 	for _, f := range snapshotPKI {
-		want = append(want, path.Join("pki", f))
+		want = append(want, "pki/"+f)
 	}
 	files, err := p.readContainerFiles(ctx, h.id, path.Join("/snap", snapshotData, "lib/skiff"), want)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read the node state of snapshot %q: %w", name, err)
 	}
-	c := &clone{snap: s, pki: pki.Files{}}
+	// What is left once the config is out is the PKI, under the keys
+	// stateFiles and restore use.
+	c := &clone{snap: s, pki: pki.Files(files)}
 	if err := json.Unmarshal(files["config.json"], &c.config); err != nil {
 		return nil, fmt.Errorf("failed to parse the node config of snapshot %q: %w", name, err)
 	}
-	for _, f := range snapshotPKI {
-		c.pki["pki/"+f] = files[path.Join("pki", f)]
-	}
+	delete(c.pki, "config.json")
 	return c, nil
 }
 
