@@ -10,7 +10,8 @@ import (
 // TestCreateAddsAgentLayer runs create with a skiff whose agent layer does
 // not exist yet (a copy with other bytes, as after an upgrade): create adds
 // it from the base image by itself. The cluster has only DNS and storage,
-// so neither the ingress nor the registry port is published.
+// so neither the ingress nor the registry port is published, and no CRD
+// is served.
 func TestCreateAddsAgentLayer(t *testing.T) {
 	e2e(t)
 	dir := t.TempDir()
@@ -26,6 +27,11 @@ func TestCreateAddsAgentLayer(t *testing.T) {
 	}
 	if got := c.kubectl("get", "nodes", "-o", "name"); strings.TrimSpace(got) != "node/"+c.name+"-control-plane" {
 		t.Errorf("nodes: %q", got)
+	}
+	// The node image's etcd seed holds the Gateway API's CRDs; a cluster
+	// without the gateway addon must not.
+	if got := c.kubectl("get", "crd", "-o", "name"); strings.TrimSpace(got) != "" {
+		t.Errorf("a cluster without gateway or loadbalancer has CRDs:\n%s", got)
 	}
 	ports := run(t, time.Minute, nil, "docker", "port", c.name+"-control-plane").stdout
 	for _, p := range strings.Split(strings.TrimSpace(ports), "\n") {

@@ -66,6 +66,7 @@ func (a *Agent) applyAddons(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ap.seeded = seededSums(a.seeded, names)
 	// Concurrently: no addon's objects need another's to exist, and one
 	// that waits (MetalLB's pool, for its webhook) holds up no other.
 	errs := make([]error, len(names))

@@ -88,6 +88,8 @@ type Agent struct {
 	// booted: etcd had run on this volume before this boot, or starts
 	// from the image's seed: the default RBAC policy is there.
 	booted bool
+	// seeded: the CRDs etcd got from the image's seed on this boot.
+	seeded []seedCRD
 	netpol *netpolAddon
 
 	statusMu sync.Mutex
@@ -110,9 +112,15 @@ func newAgent() (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	var seeded []seedCRD
 	if !booted {
 		if booted, err = restoreEtcdSeed(cfg.NodeName); err != nil {
 			return nil, err
+		}
+		if booted {
+			if seeded, err = readSeedCRDs(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	ip, err := nodeIP()
@@ -144,6 +152,7 @@ func newAgent() (*Agent, error) {
 		reaper:  supervisor.NewReaper(nil),
 		units:   components(cfg, ip),
 		booted:  booted,
+		seeded:  seeded,
 		netpol:  &netpolAddon{nodeName: cfg.NodeName, podSubnet: cfg.PodSubnet},
 		procs:   map[string]*supervisor.Process{},
 		ready:   map[string]time.Duration{},
@@ -157,7 +166,7 @@ func newAgent() (*Agent, error) {
 // returns when all are ready or one failed.
 func (a *Agent) start(ctx context.Context) error {
 	done := map[string]chan struct{}{}
-	for _, name := range []string{"forget-pods", "api-healthy", "api-bootstrapped", "addons", "node-role"} {
+	for _, name := range []string{"forget-pods", "seed-crds", "api-healthy", "api-bootstrapped", "addons", "node-role"} {
 		done[name] = make(chan struct{})
 	}
 	for _, u := range a.units {
@@ -188,6 +197,7 @@ func (a *Agent) start(ctx context.Context) error {
 		}()
 	}
 	run("forget-pods", []string{"containerd"}, func() error { return forgetPods(ctx, containerdSocket) })
+	run("seed-crds", []string{"etcd"}, func() error { return pruneSeedCRDs(ctx, a.seeded, enabledAddons(a.cfg)) })
 	for _, u := range a.units {
 		run(u.name, u.after, func() error { return a.startUnit(ctx, u) })
 	}

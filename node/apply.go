@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -39,6 +40,10 @@ type applier struct {
 	dyn    dynamic.Interface
 	meta   metadata.Interface
 	mapper *restmapper.DeferredDiscoveryRESTMapper
+	// seeded are the CRDs etcd got from the image's seed on this boot, by
+	// name, with their sums (crdSum): the same objects are not applied
+	// again.
+	seeded map[string]string
 }
 
 func newApplier(kubeconfigPath string) (*applier, error) {
@@ -46,6 +51,10 @@ func newApplier(kubeconfigPath string) (*applier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", kubeconfigPath, err)
 	}
+	return newApplierFor(cfg)
+}
+
+func newApplierFor(cfg *rest.Config) (*applier, error) {
 	cfg.QPS, cfg.Burst = 100, 200
 	cfg.Timeout = applyAttempt
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
@@ -110,6 +119,9 @@ func (a *applier) restore(ctx context.Context, manifest []byte) (int, error) {
 func (a *applier) eachObject(ctx context.Context, manifest []byte, do func(context.Context, *unstructured.Unstructured) error) error {
 	objs, err := decodeManifest(manifest)
 	if err != nil {
+		return err
+	}
+	if objs, err = withoutSeeded(objs, a.seeded); err != nil {
 		return err
 	}
 	for _, wave := range waves(objs) {

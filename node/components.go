@@ -233,7 +233,7 @@ func components(c *Config, ip string) []component {
 			"--heartbeat-interval=50",
 			"--election-timeout=250",
 		}, ready: httpReady("http://127.0.0.1:2381/health", nil)},
-		{name: "kube-apiserver", kube: true, path: "/usr/local/bin/kube-apiserver", args: apiserver, after: []string{"etcd"},
+		{name: "kube-apiserver", kube: true, path: "/usr/local/bin/kube-apiserver", args: apiserver, after: []string{"etcd", "seed-crds"},
 			ready: httpReady(apiServingURL(), adminTLS)},
 		// The controller manager polls the API server's /healthz once a
 		// second before it starts any controller, and /healthz waits for

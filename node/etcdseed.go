@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/etcdutl/v3/snapshot"
 	"go.uber.org/zap"
+	"k8s.io/client-go/rest"
 
 	"github.com/skiff-k8s/skiff/internal/textutil"
 	certs "github.com/skiff-k8s/skiff/provision/pki"
@@ -25,7 +27,8 @@ import (
 // EtcdSeedFile, in the node image, is an etcd snapshot of what a new API
 // server writes before it is healthy: the default RBAC policy, the
 // priority classes, the API priority-and-fairness configuration and the
-// local APIServices, about 400 objects. A new cluster's etcd starts from
+// local APIServices, about 400 objects, and the CRDs addons take verbatim
+// from upstream (SeedCRDsFile). A new cluster's etcd starts from
 // it. Its API server still waits a second before checking that policy
 // (the bootstrap hooks' poll), but then only reads it: /healthz, which
 // the controller manager waits for before it starts any controller, was
@@ -46,6 +49,7 @@ var seedKept = []string{
 	"/registry/flowschemas/",
 	"/registry/prioritylevelconfigurations/",
 	"/registry/apiregistration.k8s.io/apiservices/",
+	crdPrefix,
 }
 
 // seedTimeout bounds making the seed: etcd and an API server start, the
@@ -62,7 +66,7 @@ func seedCommand(args []string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), seedTimeout)
 	defer cancel()
 	start := time.Now()
-	if err := makeEtcdSeed(ctx, EtcdSeedFile); err != nil {
+	if err := makeEtcdSeed(ctx, EtcdSeedFile, SeedCRDsFile); err != nil {
 		fmt.Fprintf(os.Stderr, "seed etcd: %v\n", err)
 		return 1
 	}
@@ -79,8 +83,9 @@ const (
 )
 
 // makeEtcdSeed runs etcd and an API server with throwaway keys until the
-// API server is ready, then keeps only seedKept in etcd and saves it to out.
-func makeEtcdSeed(ctx context.Context, out string) error {
+// API server is ready, applies the addons' upstream CRDs, then keeps only
+// seedKept in etcd, saves it to out and lists the CRDs in crdsOut.
+func makeEtcdSeed(ctx context.Context, out, crdsOut string) error {
 	dir, err := os.MkdirTemp("", "skiff-seed-")
 	if err != nil {
 		return err
@@ -102,6 +107,12 @@ func makeEtcdSeed(ctx context.Context, out string) error {
 	if err := writeThrowawayKey(saKey, saPub); err != nil {
 		return err
 	}
+	// The seed's one client, which applies the addons' CRDs.
+	token := rand.Text()
+	tokens := filepath.Join(dir, "tokens.csv")
+	if err := os.WriteFile(tokens, []byte(token+`,seed,seed,"system:masters"`+"\n"), 0o600); err != nil {
+		return err
+	}
 	apiserver := exec.CommandContext(ctx, "/usr/local/bin/kube-apiserver",
 		"--etcd-servers="+seedEtcdURL,
 		"--authorization-mode=Node,RBAC",
@@ -110,7 +121,8 @@ func makeEtcdSeed(ctx context.Context, out string) error {
 		"--cert-dir="+filepath.Join(dir, "certs"),
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file="+saPub,
-		"--service-account-signing-key-file="+saKey)
+		"--service-account-signing-key-file="+saKey,
+		"--token-auth-file="+tokens)
 	stopAPI, apiExited, err := startLogged(apiserver, &logs)
 	if err != nil {
 		return fmt.Errorf("start kube-apiserver: %w", err)
@@ -130,7 +142,20 @@ func makeEtcdSeed(ctx context.Context, out string) error {
 		stopAPI()
 		return fmt.Errorf("kube-apiserver: %w\n%s", err, textutil.Tail(logs.String(), 20))
 	}
+	ap, err := newApplierFor(&rest.Config{
+		Host:            fmt.Sprintf("https://127.0.0.1:%d", seedAPIPort),
+		BearerToken:     token,
+		TLSClientConfig: rest.TLSClientConfig{Insecure: true},
+	})
+	if err != nil {
+		stopAPI()
+		return err
+	}
+	crds, err := seedUpstreamCRDs(ctx, ap, AddonFilesDir)
 	stopAPI()
+	if err != nil {
+		return fmt.Errorf("%w\n%s", err, textutil.Tail(logs.String(), 20))
+	}
 
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{seedEtcdURL}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
@@ -140,7 +165,10 @@ func makeEtcdSeed(ctx context.Context, out string) error {
 	if err := filterSeed(ctx, cli); err != nil {
 		return err
 	}
-	return saveSnapshot(ctx, cli, out)
+	if err := saveSnapshot(ctx, cli, out); err != nil {
+		return err
+	}
+	return writeSeedCRDs(crdsOut, crds)
 }
 
 // filterSeed deletes every key seedKept does not keep, then drops the
