@@ -32,11 +32,16 @@ func socketReady(path string) readyCheck {
 type tlsConfig func() (*tls.Config, error)
 
 func adminTLS() (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(pki("admin.crt"), pki("admin.key"))
+	return clientTLS(pki("admin.crt"), pki("admin.key"), pki("ca.crt"))
+}
+
+// clientTLS authenticates with a certificate and trusts one CA.
+func clientTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, err
 	}
-	ca, err := os.ReadFile(pki("ca.crt"))
+	ca, err := os.ReadFile(caFile)
 	if err != nil {
 		return nil, err
 	}

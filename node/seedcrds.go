@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -183,7 +181,7 @@ func pruneSeedCRDs(ctx context.Context, crds []seedCRD, enabled []string) error 
 	if len(keys) == 0 {
 		return nil
 	}
-	tlsc, err := etcdClientTLS()
+	tlsc, err := clientTLS(pki("apiserver-etcd-client.crt"), pki("apiserver-etcd-client.key"), pki("etcd/ca.crt"))
 	if err != nil {
 		return err
 	}
@@ -201,21 +199,6 @@ func pruneSeedCRDs(ctx context.Context, crds []seedCRD, enabled []string) error 
 	}
 	log.Printf("seed: removed %d CRDs of addons not enabled", len(keys))
 	return nil
-}
-
-// etcdClientTLS is the API server's client identity at etcd.
-func etcdClientTLS() (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(pki("apiserver-etcd-client.crt"), pki("apiserver-etcd-client.key"))
-	if err != nil {
-		return nil, err
-	}
-	ca, err := os.ReadFile(pki("etcd/ca.crt"))
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca)
-	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool}, nil
 }
 
 // withoutSeeded drops the CRDs whose content is the seed's (sums, by name).
