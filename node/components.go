@@ -77,6 +77,10 @@ func apiServingURL() string {
 // a restored member must be the one etcd then runs as.
 const etcdPeerURL = "http://127.0.0.1:2380"
 
+// etcdClientURL is where etcd serves its clients (TLS, client
+// certificates): the API server, and the agent pruning a new seed.
+const etcdClientURL = "https://127.0.0.1:2379"
+
 // apiHealthyURL is the API server's /healthz, which passes once its
 // bootstrap hooks are done, however much of the policy was in etcd.
 func apiHealthyURL() string {
@@ -121,7 +125,7 @@ func components(c *Config, ip string) []component {
 		"--authorization-mode=Node,RBAC",
 		"--client-ca-file=" + pki("ca.crt"),
 		"--enable-admission-plugins=NodeRestriction",
-		"--etcd-servers=https://127.0.0.1:2379",
+		"--etcd-servers=" + etcdClientURL,
 		"--etcd-cafile=" + pki("etcd/ca.crt"),
 		"--etcd-certfile=" + pki("apiserver-etcd-client.crt"),
 		"--etcd-keyfile=" + pki("apiserver-etcd-client.key"),
@@ -214,8 +218,8 @@ func components(c *Config, ip string) []component {
 		{name: "etcd", path: "/usr/local/bin/etcd", args: []string{
 			"--name=" + c.NodeName,
 			"--data-dir=" + etcdDataDir,
-			"--listen-client-urls=https://127.0.0.1:2379",
-			"--advertise-client-urls=https://127.0.0.1:2379",
+			"--listen-client-urls=" + etcdClientURL,
+			"--advertise-client-urls=" + etcdClientURL,
 			"--listen-peer-urls=" + etcdPeerURL,
 			"--initial-advertise-peer-urls=" + etcdPeerURL,
 			"--initial-cluster=" + c.NodeName + "=" + etcdPeerURL,
