@@ -1,8 +1,8 @@
 // Package addons holds the manifests of the cluster addons the node agent
 // applies at boot (cluster DNS, default storage, metrics, a local image
-// registry, LoadBalancer addresses, an ingress controller, the Gateway API
-// served by that same controller; NetworkPolicy, which the agent enforces
-// itself, has none), embedded in the
+// registry, an ingress controller, the Gateway API served by that same
+// controller; NetworkPolicy and LoadBalancer addresses, which the agent
+// serves itself, have none), embedded in the
 // binary and rendered with the cluster's values. Their images are built and
 // preloaded by package images; each manifest names them by their entry in
 // images/versions.yaml ({{image "coredns"}}), rendered as the node image's
@@ -29,7 +29,7 @@ import (
 	"text/template"
 )
 
-//go:embed dns storage metrics registry loadbalancer ingress gateway
+//go:embed dns storage metrics registry ingress gateway
 var manifests embed.FS
 
 // Values are what the manifests are rendered with.
@@ -38,8 +38,8 @@ type Values struct {
 	// Upstream are the DNS servers CoreDNS forwards other names to; empty
 	// means offline: such names fail at once.
 	Upstream []string
-	// LoadBalancerPool is the CIDR MetalLB hands out Service addresses from
-	// (required by loadbalancer).
+	// LoadBalancerPool is the CIDR the agent hands out Service addresses
+	// from (required by loadbalancer).
 	LoadBalancerPool string
 	// RegistryPort is the registry's port on the host's 127.0.0.1, which
 	// image names use (localhost:PORT/IMAGE) on the host and in pods alike
@@ -48,10 +48,6 @@ type Values struct {
 	// RegistryNodePort is where the registry listens on the node's network;
 	// containerd maps localhost:RegistryPort to it (required by registry).
 	RegistryNodePort int
-	// Webhook is a serving certificate for addon webhooks (base64 PEM) and
-	// CABundle the CA that signed it; empty lets MetalLB mint its own, which
-	// delays its readiness by the kubelet's secret refresh.
-	WebhookCert, WebhookKey, CABundle string
 	// LoadBalancer says the loadbalancer addon is enabled too: ingress then
 	// publishes its Service's LoadBalancer address in Ingress status, else
 	// 127.0.0.1, where the host reaches it.
@@ -76,9 +72,10 @@ func Names() []string { return slices.Clone(names) }
 
 // InAgent reports whether the node agent runs the named addon itself
 // instead of applying manifests: netpol, the NetworkPolicy enforcer, which
-// must set the node's own packet filter (package node/netpol). Such an
-// addon renders no manifest.
-func InAgent(name string) bool { return name == "netpol" }
+// must set the node's own packet filter (package node/netpol), and
+// loadbalancer, which answers ARP for Service addresses on the node's
+// network (package node/servicelb). Such an addon renders no manifest.
+func InAgent(name string) bool { return name == "netpol" || name == "loadbalancer" }
 
 // Affects lists the addons whose rendered manifests change when the named
 // one is turned on or off, so they are re-applied with it: the ingress

@@ -111,12 +111,11 @@ func TestRenderAll(t *testing.T) {
 	pinned := m.Images()
 	// Every image an addon needs, by manifest entry, must be referenced.
 	want := map[string][]string{
-		"dns":          {"coredns"},
-		"storage":      {"local-path-provisioner", "busybox"},
-		"metrics":      {"metrics-server"},
-		"registry":     {"registry"},
-		"loadbalancer": {"metallb-controller", "metallb-speaker"},
-		"ingress":      {"traefik"},
+		"dns":      {"coredns"},
+		"storage":  {"local-path-provisioner", "busybox"},
+		"metrics":  {"metrics-server"},
+		"registry": {"registry"},
+		"ingress":  {"traefik"},
 	}
 	imageRef := regexp.MustCompile(`(?m)(?:image:\s*|--helper-image=)(\S+)`)
 	for _, name := range Names() {
@@ -387,41 +386,6 @@ func TestRegistry(t *testing.T) {
 	}
 }
 
-func TestLoadBalancer(t *testing.T) {
-	v := testValues
-	v.LoadBalancerPool = "172.31.129.0/24"
-	data, err := Render("loadbalancer", v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs := objects(t, data)
-	pool := find(objs, "IPAddressPool", "skiff")
-	if got, _ := field(pool, "spec", "addresses").([]any); !slices.Equal(got, []any{"172.31.129.0/24"}) || field(pool, "metadata", "namespace") != "metallb-system" {
-		t.Errorf("IPAddressPool: %v", pool)
-	}
-	if find(objs, "L2Advertisement", "skiff") == nil {
-		t.Error("no L2Advertisement")
-	}
-	for _, crd := range []string{"ipaddresspools.metallb.io", "l2advertisements.metallb.io", "bgppeers.metallb.io", "servicel2statuses.metallb.io"} {
-		if find(objs, "CustomResourceDefinition", crd) == nil {
-			t.Errorf("no CRD %s", crd)
-		}
-	}
-	// One node: no memberlist, so nothing may need its secret.
-	if strings.Contains(string(data), "METALLB_ML_") || strings.Contains(string(data), "secretName: memberlist") {
-		t.Error("memberlist is configured")
-	}
-	ds := find(objs, "DaemonSet", "speaker")
-	if field(ds, "spec", "template", "spec", "hostNetwork") != true {
-		t.Errorf("speaker must use the node's network: %v", ds)
-	}
-	// The CRDs must apply before the objects that use them: Render
-	// concatenates files in name order.
-	if i, j := strings.Index(string(data), "kind: CustomResourceDefinition"), strings.Index(string(data), "kind: IPAddressPool"); i < 0 || j < i {
-		t.Error("IPAddressPool comes before the CRDs")
-	}
-}
-
 func TestIngress(t *testing.T) {
 	data, err := Render("ingress", testValues)
 	if err != nil {
@@ -451,7 +415,8 @@ func TestIngress(t *testing.T) {
 			t.Errorf("traefik enables the CRD provider: %s", a)
 		}
 	}
-	// Without MetalLB, the Service would never get an address: publish
+	// Without the loadbalancer addon, the Service would never get an
+	// address: publish
 	// 127.0.0.1 instead.
 	v := testValues
 	v.LoadBalancer = false

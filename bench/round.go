@@ -307,7 +307,7 @@ func breakdown(ctx context.Context, p *provision.Provider, cs *kubernetes.Client
 	return nil
 }
 
-var addonNamespaces = []string{"kube-system", "local-path-storage", "metallb-system"}
+var addonNamespaces = []string{"kube-system", "local-path-storage"}
 
 // startBreakdown records, for a start after stop, each component's ready
 // time and each addon pod's Ready condition, from the node's start, and

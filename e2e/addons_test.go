@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -14,11 +15,16 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // TestAddons checks each cloud service on one cluster, as a user would:
@@ -99,14 +105,7 @@ func TestAddons(t *testing.T) {
 		addrs := map[string]string{}
 		for _, app := range []string{"one", "two"} {
 			c.kubectl("expose", "deployment", app, "--name="+app+"-lb", "--type=LoadBalancer", "--port=80", "--target-port=8080")
-			deadline := time.Now().Add(time.Minute)
-			for addrs[app] == "" {
-				addrs[app] = c.kubectl("get", "svc", app+"-lb", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
-				if time.Now().After(deadline) {
-					t.Fatalf("service %s-lb got no address within a minute", app)
-				}
-				time.Sleep(300 * time.Millisecond)
-			}
+			addrs[app] = lbAddress(c, app+"-lb")
 			waitHTTP(t, "http://"+addrs[app]+"/", "", nil, "hello from "+app)
 		}
 		if addrs["one"] == addrs["two"] {
@@ -120,6 +119,51 @@ func TestAddons(t *testing.T) {
 			}
 			time.Sleep(500 * time.Millisecond)
 		}
+	})
+
+	t.Run("loadbalancer: spec.loadBalancerIP; disabled, no Service is held", func(t *testing.T) {
+		c.t = t
+		ctx := context.Background()
+		svcs := c.clientset().CoreV1().Services("default")
+		one := lbAddress(c, "one-lb")
+		asked := netip.MustParseAddr(one).As4()
+		asked[3] = 200
+		want := netip.AddrFrom4(asked).String()
+		svc := &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: "asks-lb"},
+			Spec: corev1.ServiceSpec{
+				Type:           corev1.ServiceTypeLoadBalancer,
+				LoadBalancerIP: want,
+				Selector:       map[string]string{"app": "two"},
+				Ports:          []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
+			},
+		}
+		if _, err := svcs.Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := lbAddress(c, "asks-lb"); got != want {
+			t.Fatalf("Service asking for %s got %s", want, got)
+		}
+		waitHTTP(t, "http://"+want+"/", "", nil, "hello from two")
+
+		// Off: the addresses leave the Services' status and stop
+		// answering, and a Service deletes at once (no finalizer left
+		// for a controller that no longer runs).
+		c.mustSkiff(3*time.Minute, "addons", "disable", "loadbalancer", "--name", c.name)
+		if got := c.kubectl("get", "svc", "one-lb", "-o", "jsonpath={.status.loadBalancer.ingress}{.metadata.finalizers}"); got != "" {
+			t.Errorf("with loadbalancer disabled, one-lb still has status or finalizers: %s", got)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for httpStatus("http://"+one+"/", "") != 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s still answers with the loadbalancer addon disabled", one)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		c.kubectl("delete", "svc", "asks-lb", "--timeout=30s")
+
+		c.mustSkiff(3*time.Minute, "addons", "enable", "loadbalancer", "--name", c.name)
+		waitHTTP(t, "http://"+lbAddress(c, "one-lb")+"/", "", nil, "hello from one")
 	})
 
 	t.Run("registry: push from the host, run in a pod", func(t *testing.T) {
@@ -285,6 +329,22 @@ func publishedPorts(c *cluster) (httpPort, httpsPort, registryPort, registryNode
 
 // waitHTTP requests url with a Host header until the body contains want,
 // for at most a minute (routes take a moment to reach the proxy).
+// lbAddress waits up to a minute for Service svc (namespace default) to
+// have a LoadBalancer address.
+func lbAddress(c *cluster, svc string) string {
+	c.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if a := c.kubectl("get", "svc", svc, "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}"); a != "" {
+			return a
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("Service %s got no LoadBalancer address within a minute", svc)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
 func waitHTTP(t *testing.T, url, host string, tlsc *tls.Config, want string) {
 	t.Helper()
 	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsc, DisableKeepAlives: true}}

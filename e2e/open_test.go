@@ -50,12 +50,7 @@ func TestOpen(t *testing.T) {
 	t.Run("LoadBalancer: its address", func(t *testing.T) {
 		c.t = t
 		c.kubectl("expose", "deployment", "web", "--name=web-lb", "--type=LoadBalancer", "--port=80", "--target-port=8080")
-		for deadline := time.Now().Add(time.Minute); c.kubectl("get", "service", "web-lb", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}") == ""; {
-			if time.Now().After(deadline) {
-				t.Fatal("MetalLB gave web-lb no address within a minute")
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
+		lbAddress(c, "web-lb")
 		line := c.mustSkiff(time.Minute, "open", "web-lb", "--name", c.name).stdout
 		if !strings.Contains(line, "(loadbalancer)") {
 			t.Fatalf("LoadBalancer Service opened as %q, want its address", line)

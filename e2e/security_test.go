@@ -93,7 +93,7 @@ func TestKubeletServingCert(t *testing.T) {
 	t.Run("private keys are mode 0600", func(t *testing.T) {
 		c.t = t
 		// Keys and kubeconfigs in the PKI, and every rendered addon
-		// manifest (MetalLB's holds its webhook key).
+		// manifest (one may hold a Secret).
 		r := run(t, time.Minute, nil, "docker", "exec", node, "find", "/var/lib/skiff",
 			"(", "-name", "*.key", "-o", "-path", "/var/lib/skiff/kubeconfig/*", "-o", "-path", "/var/lib/skiff/addons/*", ")",
 			"-type", "f", "-printf", "%m %p\n")

@@ -14,8 +14,6 @@ func TestManifestImages(t *testing.T) {
 		"local-path-provisioner": "docker.io/rancher/local-path-provisioner:v0.0.30",
 		"metrics-server":         "registry.k8s.io/metrics-server/metrics-server:v0.9.0",
 		"registry":               "docker.io/library/registry:3.1.2",
-		"metallb-controller":     "quay.io/metallb/controller:v0.15.2",
-		"metallb-speaker":        "quay.io/metallb/speaker:v0.15.2",
 		"traefik":                "docker.io/library/traefik:v3.6.12",
 	}
 	got := r.Images()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -68,12 +67,12 @@ func (a *Agent) applyAddons(ctx context.Context) error {
 	}
 	ap.seeded = seededSums(a.seeded, names)
 	// Concurrently: no addon's objects need another's to exist, and one
-	// that waits (MetalLB's pool, for its webhook) holds up no other.
+	// that waits (a CRD not yet Established) holds up no other.
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
 		if addons.InAgent(name) {
-			continue // no manifest: the agent runs it (syncNetpol)
+			continue // no manifest: the agent runs it (agentAddon)
 		}
 		// A node configuration from an older skiff may lack what a newer
 		// addon needs: boot without that addon rather than fail.
@@ -105,20 +104,7 @@ func (a *Agent) applyAddons(ctx context.Context) error {
 // servers pods resolve with when their dnsPolicy is Default.
 func addonValues(c *Config) (addons.Values, error) {
 	resolv, _ := os.ReadFile("/etc/resolv.conf")
-	v, err := AddonValues(c, upstreamNameservers(string(resolv)))
-	if err != nil {
-		return v, err
-	}
-	// Clusters created before the webhook certificate existed lack it; the
-	// addons then mint their own.
-	cert, cerr := os.ReadFile(pki("webhook.crt"))
-	key, kerr := os.ReadFile(pki("webhook.key"))
-	ca, caerr := os.ReadFile(pki("ca.crt"))
-	if cerr == nil && kerr == nil && caerr == nil {
-		enc := base64.StdEncoding.EncodeToString
-		v.WebhookCert, v.WebhookKey, v.CABundle = enc(cert), enc(key), enc(ca)
-	}
-	return v, nil
+	return AddonValues(c, upstreamNameservers(string(resolv)))
 }
 
 // runFunc runs a command to completion and returns its combined output.
@@ -158,7 +144,8 @@ func applyAddon(ctx context.Context, ap *applier, name string, v addons.Values, 
 		return 0, err
 	}
 	file := filepath.Join(AddonsDir, name+".yaml")
-	// 0600: a rendered manifest may hold a private key (MetalLB's webhook).
+	// 0600: a rendered manifest may hold a Secret (an older skiff's MetalLB
+	// webhook key did).
 	if err := writeFileAtomic(file, data, 0o600); err != nil {
 		return 0, fmt.Errorf("failed to write addon %s: %w", name, err)
 	}

@@ -45,8 +45,8 @@ func TestEnabledAddons(t *testing.T) {
 
 func TestWriteFileAtomicSetsMode(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, "metallb.yaml")
-	// An older agent wrote manifests, webhook key included, 0644.
+	path := filepath.Join(dir, "loadbalancer.yaml")
+	// An older agent wrote manifests, MetalLB's webhook key included, 0644.
 	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
 	}

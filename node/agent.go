@@ -90,7 +90,8 @@ type Agent struct {
 	booted bool
 	// seeded: the CRDs etcd got from the image's seed on this boot.
 	seeded []seedCRD
-	netpol *netpolAddon
+	// The addons the agent runs itself.
+	netpol, loadBalancer *agentAddon
 
 	statusMu sync.Mutex
 	mu       sync.Mutex
@@ -147,18 +148,19 @@ func newAgent() (*Agent, error) {
 	}
 	log.Printf("node %s: IP %s, cgroup root %s", cfg.NodeName, ip, cgroupRoot)
 	return &Agent{
-		cfg:     cfg,
-		ip:      ip,
-		reaper:  supervisor.NewReaper(nil),
-		units:   components(cfg, ip),
-		booted:  booted,
-		seeded:  seeded,
-		netpol:  &netpolAddon{nodeName: cfg.NodeName, podSubnet: cfg.PodSubnet},
-		procs:   map[string]*supervisor.Process{},
-		ready:   map[string]time.Duration{},
-		started: time.Now(),
-		phase:   "Starting",
-		cgroups: describeCgroups(cgroupRoot),
+		cfg:          cfg,
+		ip:           ip,
+		reaper:       supervisor.NewReaper(nil),
+		units:        components(cfg, ip),
+		booted:       booted,
+		seeded:       seeded,
+		netpol:       netpolAddon(cfg),
+		loadBalancer: loadBalancerAddon(cfg),
+		procs:        map[string]*supervisor.Process{},
+		ready:        map[string]time.Duration{},
+		started:      time.Now(),
+		phase:        "Starting",
+		cgroups:      describeCgroups(cgroupRoot),
 	}, nil
 }
 
@@ -208,12 +210,17 @@ func (a *Agent) start(ctx context.Context) error {
 		return waitReady(ctx, bootstrapped(a.booted), func() error { return nil }, startTimeout)
 	})
 	run("addons", []string{"kube-apiserver"}, func() error { return a.applyAddons(ctx) })
-	if netpolWanted(a.cfg) {
-		// Enforcing before the node is Running, so that a create's caller
-		// can rely on its policies. The configuration is read again: the
-		// addon may have been disabled since boot.
-		done["netpol"] = make(chan struct{})
-		run("netpol", []string{"kube-apiserver"}, func() error { return a.syncNetpol(ctx) })
+	for _, ad := range a.inAgent() {
+		if inAgentWanted(a.cfg, ad.name) {
+			// Serving before the node is Running, so that a create's
+			// caller can rely on its policies and addresses.
+			done[ad.name] = make(chan struct{})
+			run(ad.name, []string{"kube-apiserver"}, func() error {
+				err := ad.set(ctx, true)
+				a.writeStatus()
+				return err
+			})
+		}
 	}
 	run("node-role", []string{"kubelet"}, func() error {
 		// The kubelet may not set node-role labels itself (NodeRestriction).
@@ -308,22 +315,24 @@ func (a *Agent) reloadOnHangup(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			if err := a.syncNetpol(ctx); err != nil {
+			if err := a.syncInAgent(ctx); err != nil {
 				log.Printf("reload: %v", err)
 			}
 		}
 	}
 }
 
-// stop stops the NetworkPolicy enforcer (it started after the API
-// server), then the Kubernetes components at once, then etcd, then
+// stop stops the in-agent addons (they started after the API server),
+// then the Kubernetes components at once, then etcd, then
 // containerd. The Kubernetes components keep no state of their own (etcd
 // holds it), so each gets kubeStopTimeout: kube-apiserver stops listening
 // at once but then waits for the watches of pods that run on until the
 // node stops, and was killed after the whole 5 s on every stop.
 func (a *Agent) stop() {
-	if err := a.netpol.set(context.Background(), false); err != nil {
-		log.Printf("stop netpol: %v", err)
+	for _, ad := range a.inAgent() {
+		if err := ad.set(context.Background(), false); err != nil {
+			log.Printf("stop %s: %v", ad.name, err)
+		}
 	}
 	var kube, rest []component
 	for _, u := range a.units {

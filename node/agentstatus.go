@@ -19,7 +19,9 @@ type AgentStatus struct {
 	Cgroups string `json:"cgroups,omitempty"`
 	// NetworkPolicy is the netpol addon's enforcer, while enabled.
 	NetworkPolicy *NetpolStatus `json:"networkPolicy,omitempty"`
-	Updated       time.Time     `json:"updated"`
+	// LoadBalancer is the loadbalancer addon's controller, while enabled.
+	LoadBalancer *LoadBalancerStatus `json:"loadBalancer,omitempty"`
+	Updated      time.Time           `json:"updated"`
 }
 
 // ComponentStatus is one supervised process.
@@ -62,7 +64,8 @@ func (a *Agent) writeStatus() {
 		}
 	}
 	a.mu.Unlock()
-	s.NetworkPolicy = a.netpol.status()
+	s.NetworkPolicy = netpolStatus(a.netpol)
+	s.LoadBalancer = loadBalancerStatus(a.loadBalancer)
 	writeStatus(s)
 }
 

@@ -89,7 +89,7 @@ func (a *applier) apply(ctx context.Context, manifest []byte) error {
 // restore applies only the objects of a manifest that do not exist, and
 // reports how many: those that do are left as they are, without a request
 // that would make the API server validate them again (1.2 MB of Gateway
-// API CRDs) or call a webhook whose pod is not up yet (MetalLB's). It asks
+// API CRDs) or call a webhook whose pod is not up yet. It asks
 // for metadata only: the CRDs in full took 18 GETs of 240 ms each on a
 // restarting API server.
 func (a *applier) restore(ctx context.Context, manifest []byte) (int, error) {

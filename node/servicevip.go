@@ -20,7 +20,7 @@ const (
 //
 //   - The kubernetes Service (the service subnet's first address, port
 //     443) reaches the API server from the first moment. Pods that talk to
-//     the API (CoreDNS, MetalLB, the local-path provisioner) are bound
+//     the API (CoreDNS, Traefik, the local-path provisioner) are bound
 //     already when a stopped node starts again, so the kubelet runs them at
 //     once, seconds before kube-proxy has written its rules; without this
 //     they crash on "connection refused" and back off for 10 s or more.

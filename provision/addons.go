@@ -78,9 +78,9 @@ func (p *Provider) addonStatuses(ctx context.Context, name string, cs *kubernete
 			st.Version = gatewayAPIVersion(ctx, cs)
 		}
 		if r.InAgent {
-			st.Version = moduleVersion(netpolEngine)
+			st.Version = moduleVersion(inAgentModules[a])
 			if st.Enabled {
-				st.Healthy, st.Detail = p.netpolHealth(ctx, name)
+				st.Healthy, st.Detail = p.inAgentHealth(ctx, name, a)
 			}
 			out = append(out, st)
 			continue
@@ -108,8 +108,13 @@ func (p *Provider) addonStatuses(ctx context.Context, name string, cs *kubernete
 	return out, nil
 }
 
-// netpolEngine is the module whose policy engine the netpol addon runs.
-const netpolEngine = "sigs.k8s.io/kube-network-policies"
+// inAgentModules are the modules whose code the agent runs for its
+// in-agent addons: netpol's policy engine, and the service controller
+// behind loadbalancer.
+var inAgentModules = map[string]string{
+	"netpol":       "sigs.k8s.io/kube-network-policies",
+	"loadbalancer": "k8s.io/cloud-provider",
+}
 
 // moduleVersion is the version of a module linked into this binary, which
 // is also the node agent's ("" if unknown).
@@ -124,22 +129,37 @@ func moduleVersion(path string) string {
 	return ""
 }
 
-// netpolHealth is the netpol addon's health, from the agent's report: its
-// NetworkPolicy enforcer is running.
-func (p *Provider) netpolHealth(ctx context.Context, name string) (bool, string) {
+// inAgentHealth is an in-agent addon's health, from the agent's report.
+func (p *Provider) inAgentHealth(ctx context.Context, name, addon string) (bool, string) {
 	st, err := p.nodeStatus(ctx, name)
-	switch {
-	case err != nil:
+	if err != nil {
 		return false, firstLine(err.Error())
-	case st.NetworkPolicy == nil:
-		return false, "the node agent does not run the enforcer"
-	case st.NetworkPolicy.Error != "":
-		return false, firstLine(st.NetworkPolicy.Error)
-	case !st.NetworkPolicy.Enforcing:
-		return false, "starting"
 	}
-	np := st.NetworkPolicy
-	return true, fmt.Sprintf("%d policies, %d local pod addresses selected; %d connections allowed, %d refused", np.Policies, np.ManagedPods, np.Allowed, np.Refused)
+	switch addon {
+	case "netpol":
+		switch np := st.NetworkPolicy; {
+		case np == nil:
+			return false, "the node agent does not run the enforcer"
+		case np.Error != "":
+			return false, firstLine(np.Error)
+		case !np.Enforcing:
+			return false, "starting"
+		default:
+			return true, fmt.Sprintf("%d policies, %d local pod addresses selected; %d connections allowed, %d refused", np.Policies, np.ManagedPods, np.Allowed, np.Refused)
+		}
+	case "loadbalancer":
+		switch lb := st.LoadBalancer; {
+		case lb == nil:
+			return false, "the node agent does not run the LoadBalancer controller"
+		case lb.Error != "":
+			return false, firstLine(lb.Error)
+		case !lb.Serving:
+			return false, "starting"
+		default:
+			return true, fmt.Sprintf("%d of pool %s assigned", lb.Assigned, lb.Pool)
+		}
+	}
+	return false, "unknown addon " + addon
 }
 
 // SetAddon enables or disables an addon on a running cluster; the choice

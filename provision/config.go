@@ -137,7 +137,9 @@ func (c *Config) Validate() error {
 		if !slices.Contains(addons.Names(), a) {
 			return fmt.Errorf("unknown addon %q: choose from %s", a, strings.Join(addons.Names(), ", "))
 		}
-		if addons.InAgent(a) {
+		// netpol needs what this file says (kube-proxy's mode); the
+		// others need what skiff picks later (a pool, a port).
+		if a == "netpol" {
 			if err := addons.Requires(a, addons.Values{KubeProxyMode: c.KubeProxyMode}); err != nil {
 				return err
 			}

@@ -47,8 +47,9 @@ var nodeCommands = map[string][]string{
 }
 
 // exportPaths are copied out of the node. The PKI and the kubeconfigs under
-// node.StateDir are left out on purpose; the addons' manifests hold
-// Secrets (MetalLB's webhook key), which are redacted on the way.
+// node.StateDir are left out on purpose; an addon's manifest may hold a
+// Secret (an older skiff's MetalLB webhook key), which is redacted on the
+// way.
 var exportPaths = []string{node.LogDir, "/var/log/pods", node.StatusFile, node.ConfigFile, node.AddonsDir}
 
 // ExportLogs collects every component's log, the node agent's output and

@@ -40,8 +40,8 @@ type Opening struct {
 
 // lbReachTimeout bounds the check that a LoadBalancer address answers
 // from the host (it does on Linux, not from Docker Desktop's VM). It is
-// seconds, not one dial: an address MetalLB has just assigned answers only
-// once its speaker announces it and kube-proxy has its rules.
+// seconds, not one dial: an address just assigned answers only once
+// kube-proxy has its rules.
 const lbReachTimeout = 5 * time.Second
 
 // Open finds a URL on the host that reaches the Service, in the order a

@@ -69,11 +69,6 @@ func (f Files) leaves(cfg Config, serviceIP netip.Addr, ca, frontProxyCA, etcdCA
 	apiserverSANs.add(cfg.APIServerSANs...)
 	var localSANs sans
 	localSANs.add(cfg.NodeName, "localhost", "127.0.0.1")
-	// Addon admission and conversion webhooks (MetalLB's) serve this, so
-	// they are ready at once instead of after minting and remounting their
-	// own certificate.
-	var webhookSANs sans
-	webhookSANs.add("metallb-webhook-service.metallb-system.svc", "metallb-webhook-service.metallb-system.svc.cluster.local")
 
 	leaves := []struct {
 		base string
@@ -82,7 +77,6 @@ func (f Files) leaves(cfg Config, serviceIP netip.Addr, ca, frontProxyCA, etcdCA
 	}{
 		{"pki/apiserver", ca, certSpec{commonName: "kube-apiserver", usages: serverAuth, sans: apiserverSANs}},
 		{"pki/apiserver-kubelet-client", ca, certSpec{commonName: "kube-apiserver-kubelet-client", organization: []string{"system:masters"}, usages: clientAuth}},
-		{"pki/webhook", ca, certSpec{commonName: "addon-webhooks", usages: serverAuth, sans: webhookSANs}},
 		{"pki/front-proxy-client", frontProxyCA, certSpec{commonName: "front-proxy-client", usages: clientAuth}},
 		{"pki/etcd/server", etcdCA, certSpec{commonName: cfg.NodeName, usages: bothAuth, sans: localSANs}},
 		{"pki/apiserver-etcd-client", etcdCA, certSpec{commonName: "kube-apiserver-etcd-client", usages: clientAuth}},

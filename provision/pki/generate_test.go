@@ -25,7 +25,6 @@ func TestGenerateFileSet(t *testing.T) {
 		"pki/etcd/ca.crt", "pki/etcd/ca.key", "pki/etcd/server.crt", "pki/etcd/server.key",
 		"pki/front-proxy-ca.crt", "pki/front-proxy-ca.key",
 		"pki/front-proxy-client.crt", "pki/front-proxy-client.key",
-		"pki/webhook.crt", "pki/webhook.key",
 		"pki/loopback-serving.crt", "pki/loopback-serving.key",
 		"pki/sa.key", "pki/sa.pub",
 	}
