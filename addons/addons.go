@@ -80,9 +80,10 @@ func InAgent(name string) bool { return name == "netpol" || name == "loadbalance
 // Affects lists the addons whose rendered manifests change when the named
 // one is turned on or off, so they are re-applied with it: the ingress
 // addon's Traefik serves the Gateway API exactly while the gateway addon
-// (its CRDs) is enabled.
+// (its CRDs) is enabled, and its Service is of type LoadBalancer (else
+// Ingress status says 127.0.0.1) exactly while loadbalancer is.
 func Affects(name string) []string {
-	if name == "gateway" {
+	if name == "gateway" || name == "loadbalancer" {
 		return []string{"ingress"}
 	}
 	return nil

@@ -515,8 +515,8 @@ func TestGateway(t *testing.T) {
 	if len(subjects) != 1 || field(subjects[0].(map[string]any), "name") != "traefik" || field(subjects[0].(map[string]any), "namespace") != "kube-system" {
 		t.Errorf("ClusterRoleBinding traefik-gateway subjects: %v", subjects)
 	}
-	if Affects("gateway")[0] != "ingress" || Affects("ingress") != nil {
-		t.Errorf("Affects: gateway %v, ingress %v", Affects("gateway"), Affects("ingress"))
+	if Affects("gateway")[0] != "ingress" || Affects("loadbalancer")[0] != "ingress" || Affects("ingress") != nil {
+		t.Errorf("Affects: gateway %v, loadbalancer %v, ingress %v", Affects("gateway"), Affects("loadbalancer"), Affects("ingress"))
 	}
 }
 

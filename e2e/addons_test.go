@@ -161,9 +161,16 @@ func TestAddons(t *testing.T) {
 			time.Sleep(500 * time.Millisecond)
 		}
 		c.kubectl("delete", "svc", "asks-lb", "--timeout=30s")
+		// Ingress status then says 127.0.0.1, where the host reaches it.
+		if got := c.kubectl("get", "svc", "-n", "kube-system", "traefik", "-o", "jsonpath={.spec.type}"); got != "ClusterIP" {
+			t.Errorf("with loadbalancer disabled, Service traefik is of type %s, want ClusterIP", got)
+		}
 
 		c.mustSkiff(3*time.Minute, "addons", "enable", "loadbalancer", "--name", c.name)
 		waitHTTP(t, "http://"+lbAddress(c, "one-lb")+"/", "", nil, "hello from one")
+		if got := c.kubectl("get", "svc", "-n", "kube-system", "traefik", "-o", "jsonpath={.spec.type}"); got != "LoadBalancer" {
+			t.Errorf("with loadbalancer enabled again, Service traefik is of type %s", got)
+		}
 	})
 
 	t.Run("registry: push from the host, run in a pod", func(t *testing.T) {

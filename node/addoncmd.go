@@ -60,15 +60,6 @@ func setAddon(ctx context.Context, name string, enable bool) error {
 			return err
 		}
 	}
-	if addons.InAgent(name) {
-		if err := writeConfig(cfg); err != nil {
-			return err
-		}
-		if err := writeAddonReports(cfg); err != nil {
-			return err
-		}
-		return reloadAgent(ctx, enable)
-	}
 	ap, err := newApplier(kubeconfig("admin"))
 	if err != nil {
 		return err
@@ -83,14 +74,35 @@ func setAddon(ctx context.Context, name string, enable bool) error {
 		}
 		return nil
 	}
-	if enable {
+	switch {
+	case addons.InAgent(name):
+		// The agent reads the configuration: written before the signal.
+		if !enable {
+			if err := reapply(); err != nil {
+				return err
+			}
+		}
+		if err := writeConfig(cfg); err != nil {
+			return err
+		}
+		if err := writeAddonReports(cfg); err != nil {
+			return err
+		}
+		if err := reloadAgent(ctx, name, enable); err != nil {
+			return err
+		}
+		if enable {
+			return reapply()
+		}
+		return nil
+	case enable:
 		if _, err := applyAddon(ctx, ap, name, v, false); err != nil {
 			return err
 		}
 		if err := reapply(); err != nil {
 			return err
 		}
-	} else {
+	default:
 		if err := reapply(); err != nil {
 			return err
 		}
@@ -122,26 +134,26 @@ func writeConfig(cfg *Config) error {
 }
 
 // reloadAgent tells the agent (PID 1) to apply the configuration's
-// in-agent addons and waits until its status shows the NetworkPolicy
-// enforcer running (enable) or gone (disable).
-func reloadAgent(ctx context.Context, enable bool) error {
+// in-agent addons and waits until it has, and its status shows the named
+// addon serving (enable) or gone (disable).
+func reloadAgent(ctx context.Context, name string, enable bool) error {
+	sent := time.Now()
 	if err := syscall.Kill(1, syscall.SIGHUP); err != nil {
 		return fmt.Errorf("failed to signal the node agent: %w", err)
 	}
-	sent := time.Now()
 	err := waitfor.Poll(ctx, 100*time.Millisecond, func(context.Context) (bool, string, error) {
 		var st AgentStatus
-		if data, err := os.ReadFile(StatusFile); err != nil || json.Unmarshal(data, &st) != nil || !st.Updated.After(sent) {
-			return false, "no status since the signal", nil
+		if data, err := os.ReadFile(StatusFile); err != nil || json.Unmarshal(data, &st) != nil || !st.Reloaded.After(sent) {
+			return false, "the node agent has not reloaded since the signal", nil
 		}
-		np := st.NetworkPolicy
-		switch {
-		case !enable && np == nil, enable && np != nil && np.Enforcing:
+		if st.ReloadError != "" {
+			return false, "", fmt.Errorf("the node agent failed to apply the change: %s", st.ReloadError)
+		}
+		on, serving, _ := st.InAgent(name)
+		if on == enable && serving == enable {
 			return true, "", nil
-		case enable && np != nil && np.Error != "":
-			return false, "", fmt.Errorf("the node agent failed to start the NetworkPolicy enforcer: %s", np.Error)
 		}
-		return false, "the enforcer is not there yet", nil
+		return false, "addon " + name + " is not as asked yet", nil
 	})
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("the node agent did not apply the change: %w", err)

@@ -95,12 +95,15 @@ type Agent struct {
 
 	statusMu sync.Mutex
 	mu       sync.Mutex
-	procs    map[string]*supervisor.Process
-	ready    map[string]time.Duration
-	started  time.Time
-	phase    string
-	startErr string
-	cgroups  string
+	// reloaded: when a SIGHUP's reload last finished; reloadErr its error.
+	reloaded  time.Time
+	reloadErr string
+	procs     map[string]*supervisor.Process
+	ready     map[string]time.Duration
+	started   time.Time
+	phase     string
+	startErr  string
+	cgroups   string
 }
 
 func newAgent() (*Agent, error) {
@@ -315,7 +318,7 @@ func (a *Agent) reloadOnHangup(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			if err := a.syncInAgent(ctx); err != nil {
+			if err := a.reload(ctx); err != nil {
 				log.Printf("reload: %v", err)
 			}
 		}

@@ -21,7 +21,11 @@ type AgentStatus struct {
 	NetworkPolicy *NetpolStatus `json:"networkPolicy,omitempty"`
 	// LoadBalancer is the loadbalancer addon's controller, while enabled.
 	LoadBalancer *LoadBalancerStatus `json:"loadBalancer,omitempty"`
-	Updated      time.Time           `json:"updated"`
+	// Reloaded is when the agent last finished applying the in-agent
+	// addons after a SIGHUP, and ReloadError what failed then.
+	Reloaded    time.Time `json:"reloaded,omitzero"`
+	ReloadError string    `json:"reloadError,omitempty"`
+	Updated     time.Time `json:"updated"`
 }
 
 // ComponentStatus is one supervised process.
@@ -32,6 +36,22 @@ type ComponentStatus struct {
 	Restarts  int       `json:"restarts"`
 	StartedAt time.Time `json:"startedAt,omitempty"`
 	LastExit  string    `json:"lastExit,omitempty"`
+}
+
+// InAgent is the named in-agent addon in the report: on (enabled, so
+// present), serving, and why its start failed.
+func (s AgentStatus) InAgent(name string) (on, serving bool, failed string) {
+	switch name {
+	case "netpol":
+		if np := s.NetworkPolicy; np != nil {
+			return true, np.Enforcing, np.Error
+		}
+	case "loadbalancer":
+		if lb := s.LoadBalancer; lb != nil {
+			return true, lb.Serving, lb.Error
+		}
+	}
+	return false, false, ""
 }
 
 func (a *Agent) reportStatus(ctx context.Context) {
@@ -53,7 +73,7 @@ func (a *Agent) writeStatus() {
 	a.statusMu.Lock()
 	defer a.statusMu.Unlock()
 	a.mu.Lock()
-	s := AgentStatus{Phase: a.phase, Error: a.startErr, NodeIP: a.ip, ReadyAfter: map[string]float64{}, Cgroups: a.cgroups, Updated: time.Now()}
+	s := AgentStatus{Phase: a.phase, Error: a.startErr, NodeIP: a.ip, ReadyAfter: map[string]float64{}, Cgroups: a.cgroups, Reloaded: a.reloaded, ReloadError: a.reloadErr, Updated: time.Now()}
 	for n, d := range a.ready {
 		s.ReadyAfter[n] = d.Seconds()
 	}

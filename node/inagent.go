@@ -3,8 +3,10 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log"
 	"sync"
+	"time"
 
 	"github.com/skiff-k8s/skiff/addons"
 )
@@ -95,8 +97,21 @@ func inAgentWanted(cfg *Config, name string) bool {
 	return true
 }
 
-// syncInAgent starts or stops the in-agent addons as the node
-// configuration on disk says; a disabled one is released.
+// reload starts or stops the in-agent addons as the node configuration on
+// disk says (one that ran and is now disabled is released), and reports
+// when it is done.
+func (a *Agent) reload(ctx context.Context) error {
+	err := a.syncInAgent(ctx)
+	a.mu.Lock()
+	a.reloaded, a.reloadErr = time.Now(), ""
+	if err != nil {
+		a.reloadErr = err.Error()
+	}
+	a.mu.Unlock()
+	a.writeStatus()
+	return err
+}
+
 func (a *Agent) syncInAgent(ctx context.Context) error {
 	cfg, err := ReadConfig(ConfigFile)
 	if err != nil {
@@ -105,14 +120,14 @@ func (a *Agent) syncInAgent(ctx context.Context) error {
 	var errs []error
 	for _, ad := range a.inAgent() {
 		wanted := inAgentWanted(cfg, ad.name)
+		running, _, _ := ad.state()
 		err := ad.set(ctx, wanted)
-		if err == nil && !wanted && ad.release != nil {
+		if err == nil && !wanted && running != nil && ad.release != nil {
 			err = ad.release(ctx)
 		}
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("%s: %w", ad.name, err))
 		}
 	}
-	a.writeStatus()
 	return errors.Join(errs...)
 }

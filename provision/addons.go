@@ -135,31 +135,21 @@ func (p *Provider) inAgentHealth(ctx context.Context, name, addon string) (bool,
 	if err != nil {
 		return false, firstLine(err.Error())
 	}
-	switch addon {
-	case "netpol":
-		switch np := st.NetworkPolicy; {
-		case np == nil:
-			return false, "the node agent does not run the enforcer"
-		case np.Error != "":
-			return false, firstLine(np.Error)
-		case !np.Enforcing:
-			return false, "starting"
-		default:
-			return true, fmt.Sprintf("%d policies, %d local pod addresses selected; %d connections allowed, %d refused", np.Policies, np.ManagedPods, np.Allowed, np.Refused)
-		}
-	case "loadbalancer":
-		switch lb := st.LoadBalancer; {
-		case lb == nil:
-			return false, "the node agent does not run the LoadBalancer controller"
-		case lb.Error != "":
-			return false, firstLine(lb.Error)
-		case !lb.Serving:
-			return false, "starting"
-		default:
-			return true, fmt.Sprintf("%d of pool %s assigned", lb.Assigned, lb.Pool)
-		}
+	on, serving, failed := st.InAgent(addon)
+	switch {
+	case !on:
+		return false, "the node agent does not run it"
+	case failed != "":
+		return false, firstLine(failed)
+	case !serving:
+		return false, "starting"
+	case st.NetworkPolicy != nil && addon == "netpol":
+		np := st.NetworkPolicy
+		return true, fmt.Sprintf("%d policies, %d local pod addresses selected; %d connections allowed, %d refused", np.Policies, np.ManagedPods, np.Allowed, np.Refused)
+	case st.LoadBalancer != nil && addon == "loadbalancer":
+		return true, fmt.Sprintf("%d addresses of %s assigned", st.LoadBalancer.Assigned, st.LoadBalancer.Pool)
 	}
-	return false, "unknown addon " + addon
+	return true, ""
 }
 
 // SetAddon enables or disables an addon on a running cluster; the choice
