@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/retry"
@@ -41,12 +40,11 @@ type Status struct {
 
 // Balancer runs the service controller with this package as its cloud.
 type Balancer struct {
-	pool     *pool
-	arp      *announcer
-	services corelisters.ServiceLister
-	logf     func(string, ...any)
-	cancel   context.CancelFunc
-	done     chan struct{}
+	pool   *pool
+	arp    *announcer
+	logf   func(string, ...any)
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // cleanupFinalizer is the finalizer the service controller keeps on every
@@ -71,7 +69,7 @@ func Start(ctx context.Context, cfg Config) (*Balancer, error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	factory := informers.NewSharedInformerFactory(cs, 0)
-	b := &Balancer{pool: p, arp: ann, services: factory.Core().V1().Services().Lister(), logf: cfg.Logf, cancel: cancel, done: make(chan struct{})}
+	b := &Balancer{pool: p, arp: ann, logf: cfg.Logf, cancel: cancel, done: make(chan struct{})}
 	ctrl, err := servicecontroller.New(cloud{b}, cs, factory.Core().V1().Services(), factory.Core().V1().Nodes(), cfg.ClusterName, featuregate.NewFeatureGate())
 	if err != nil {
 		cancel()
@@ -88,7 +86,7 @@ func Start(ctx context.Context, cfg Config) (*Balancer, error) {
 	}
 	// Before the controller runs: a Service that asks for an address
 	// later must not take one another Service already has.
-	svcs, _ := b.services.List(labels.Everything())
+	svcs, _ := factory.Core().V1().Services().Lister().List(labels.Everything())
 	for _, s := range svcs {
 		if wantsAddress(s) {
 			p.reserve(key(s), statusAddr(s))
