@@ -65,6 +65,7 @@ func Main(args []string) int {
 		<-ctx.Done()
 		return 1
 	}
+	settleOwnGC()
 	go a.reaper.Run(context.WithoutCancel(ctx))
 	go a.reportStatus(ctx)
 	go a.reloadOnHangup(ctx)

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -38,20 +40,31 @@ type component struct {
 // binary's settleGC, images/recipe/kube-main.go.tmpl); etcd and containerd,
 // whose heaps are small, run at 25 throughout.
 const (
-	startGOGC   = "100"
-	settledGOGC = "25"
+	startGOGC   = 100
+	settledGOGC = 25
 	// settleAfter is past a create's start-up on two cores, metrics-server's
 	// first scrapes included.
-	settleAfter = "45s"
+	settleAfter = 45 * time.Second
 )
+
+// settleOwnGC does for the agent what the multi-call binary's settleGC
+// does for the Kubernetes components: the agent applies every addon at
+// boot and then only watches (NetworkPolicy, Services). At 25 its idle
+// heap is about a third smaller.
+func settleOwnGC() {
+	time.AfterFunc(settleAfter, func() {
+		debug.SetGCPercent(settledGOGC)
+		debug.FreeOSMemory()
+	})
+}
 
 // componentEnv is a component's environment: the agent's, with its GOGC.
 func componentEnv(c component) []string {
 	env := os.Environ()
 	if !c.kube {
-		return append(env, "GOGC="+settledGOGC)
+		return append(env, fmt.Sprintf("GOGC=%d", settledGOGC))
 	}
-	return append(env, "GOGC="+startGOGC, "SKIFF_SETTLED_GOGC="+settledGOGC, "SKIFF_SETTLE_AFTER="+settleAfter)
+	return append(env, fmt.Sprintf("GOGC=%d", startGOGC), fmt.Sprintf("SKIFF_SETTLED_GOGC=%d", settledGOGC), "SKIFF_SETTLE_AFTER="+settleAfter.String())
 }
 
 // etcdDataDir holds etcd's data; its member directory exists once etcd has
