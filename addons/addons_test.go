@@ -349,7 +349,7 @@ func TestRegistry(t *testing.T) {
 		t.Error("registry pods get Service link variables, which it reads as REGISTRY_* configuration")
 	}
 	c := containers(d)
-	if len(c) != 1 || field(c[0], "startupProbe", "httpGet", "port") != 5000 {
+	if len(c) != 1 || field(c[0], "readinessProbe", "httpGet", "port") != 5000 {
 		t.Errorf("registry container: %v", c)
 	}
 	svc := find(objs, "Service", "registry")
