@@ -532,3 +532,56 @@ func TestAddonFilesNameAnAddon(t *testing.T) {
 		}
 	}
 }
+
+// TestProbesAndGC: the pods create and start wait for are probed for
+// readiness every second (Ready in the kubelet's next status update once
+// they serve), metrics-server only until it first passes; every addon
+// program runs with GOGC=25.
+func TestProbesAndGC(t *testing.T) {
+	readiness := map[string]bool{"coredns": true, "traefik": true, "registry": true, "metrics-server": false}
+	seen := map[string]bool{}
+	for _, name := range Names() {
+		data, err := Render(name, testValues)
+		if err != nil {
+			t.Fatalf("Render(%s): %v", name, err)
+		}
+		if InAgent(name) {
+			continue
+		}
+		for _, o := range objects(t, data) {
+			if o["kind"] != "Deployment" {
+				continue
+			}
+			for _, c := range containers(o) {
+				cname, _ := c["name"].(string)
+				var gogc any
+				envs, _ := c["env"].([]any)
+				for _, e := range envs {
+					if em, _ := e.(map[string]any); em["name"] == "GOGC" {
+						gogc = em["value"]
+					}
+				}
+				if gogc != "25" {
+					t.Errorf("%s: container %s: GOGC %v, want 25", name, cname, gogc)
+				}
+				want, ok := readiness[cname]
+				if !ok {
+					continue
+				}
+				seen[cname] = true
+				probe, other := "readinessProbe", "startupProbe"
+				if !want {
+					probe, other = other, probe
+				}
+				if field(c, probe, "periodSeconds") != 1 || c[other] != nil {
+					t.Errorf("%s: container %s: want a %s every second and no %s: %v / %v", name, cname, probe, other, c[probe], c[other])
+				}
+			}
+		}
+	}
+	for cname := range readiness {
+		if !seen[cname] {
+			t.Errorf("no container %s in the addons", cname)
+		}
+	}
+}
