@@ -111,6 +111,7 @@ func testLifecycle(t *testing.T, c *cluster, rel *images.Manifest) {
 		start = time.Now()
 		c.mustSkiff(5*time.Minute, "start", "--name", c.name)
 		t.Logf("start took %s", time.Since(start).Round(100*time.Millisecond))
+		firstLookup(c, "hello", "kubernetes.default.svc.cluster.local")
 		// The node's pods are bound already, so the kubelet runs them at
 		// once: none may crash for want of the API before kube-proxy is up.
 		for _, crash := range crashedSince(t, c, start.Truncate(time.Second), "users-crasher") {
@@ -377,4 +378,26 @@ func crashedSince(t *testing.T, c *cluster, since time.Time, except ...string) [
 		}
 	}
 	return crashed
+}
+
+// firstLookup resolves name in pod's container as soon as that container
+// runs again, once: the lookup must be answered at the first try. Right
+// after a start, kube-proxy may still send the DNS Service to CoreDNS's
+// address of the last boot; a lookup then is lost and a resolver waits
+// out its timeout.
+func firstLookup(c *cluster, pod, name string) {
+	c.t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; {
+		r := run(c.t, time.Minute, c.env(), "kubectl", "--context", "skiff-"+c.name, "exec", pod, "--", "/hello", "lookup", name)
+		if strings.Contains(r.stdout, name+" -> ") {
+			if r.code != 0 {
+				c.t.Errorf("the first lookup in pod %s after start failed: %s", pod, r.stdout)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("pod %s could not run a lookup within a minute of start: %s", pod, r)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log"
 	"maps"
+	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -225,6 +227,17 @@ func (a *Agent) start(ctx context.Context) error {
 				return err
 			})
 		}
+	}
+	if AddonEnabled(a.cfg, "dns") {
+		// Running only once a pod's lookup would be answered.
+		done["dns"] = make(chan struct{})
+		run("dns", []string{"kube-proxy", "addons"}, func() error {
+			api, err := ServiceIP(a.cfg.ServiceSubnet, 1)
+			if err != nil {
+				return err
+			}
+			return waitReady(ctx, dnsAnswers(net.JoinHostPort(a.cfg.DNSIP, "53"), netip.MustParseAddr(api)), func() error { return nil }, startTimeout)
+		})
 	}
 	run("node-role", []string{"kubelet"}, func() error {
 		// The kubelet may not set node-role labels itself (NodeRestriction).

@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubeproxyv1alpha1 "k8s.io/kube-proxy/config/v1alpha1"
@@ -20,9 +21,19 @@ func kubeProxyConfiguration(c *Config) *kubeproxyv1alpha1.KubeProxyConfiguration
 		Conntrack:    kubeproxyv1alpha1.KubeProxyConntrackConfiguration{MaxPerCore: ptr.To[int32](0)},
 		FeatureGates: c.FeatureGates,
 	}
+	// A Service's rules follow its endpoints at most this much later. The
+	// default, a second, spaces out the rewrites of a large cluster's
+	// tables; a node's are a few dozen rules. At a start every pod comes
+	// back on a new address, and the Services route to the old ones until
+	// kube-proxy has caught up (dnsAnswers waits for that).
+	sync := metav1.Duration{Duration: minSyncPeriod}
+	cfg.IPTables.MinSyncPeriod, cfg.NFTables.MinSyncPeriod, cfg.IPVS.MinSyncPeriod = sync, sync, sync
 	cfg.ClientConnection.Kubeconfig = kubeconfig("kube-proxy")
 	return cfg
 }
+
+// minSyncPeriod is kube-proxy's; 0 would be defaulted to a second.
+const minSyncPeriod = 100 * time.Millisecond
 
 func proxyMode(m string) string {
 	if m == "" {

@@ -1,0 +1,66 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
+)
+
+// dnsAnswers passes once the cluster DNS Service, queried from the node
+// through its Service address as a pod's lookup goes, answers with want:
+// the kubernetes Service's address. After a stop, a snapshot's clone or a
+// restore, the EndpointSlices still name the pods' addresses of the last
+// boot, and kube-proxy routes the Service to them until the controller
+// manager has seen the new CoreDNS pod Ready. A lookup sent then leaves
+// the node by its default route: lost, and a pod's resolver waits out its
+// 5 s timeout, or answered by whatever the host's network puts there
+// (NXDOMAIN from a resolver that answers every address). Only CoreDNS
+// knows the kubernetes Service.
+func dnsAnswers(server string, want netip.Addr) readyCheck {
+	name := dnsmessage.MustNewName("kubernetes.default.svc." + clusterDomain + ".")
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
+		defer cancel()
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "udp", server)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if dl, ok := ctx.Deadline(); ok {
+			_ = conn.SetDeadline(dl)
+		}
+		id := uint16(time.Now().UnixNano())
+		q, err := (&dnsmessage.Message{
+			Header:    dnsmessage.Header{ID: id, RecursionDesired: true},
+			Questions: []dnsmessage.Question{{Name: name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET}},
+		}).Pack()
+		if err != nil {
+			return err
+		}
+		if _, err := conn.Write(q); err != nil {
+			return err
+		}
+		buf := make([]byte, 512)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return fmt.Errorf("no answer from the cluster DNS Service %s: %w", server, err)
+			}
+			var m dnsmessage.Message
+			if m.Unpack(buf[:n]) != nil || m.Header.ID != id || !m.Header.Response {
+				continue // not the answer to this query
+			}
+			for _, a := range m.Answers {
+				if r, ok := a.Body.(*dnsmessage.AResource); ok && netip.AddrFrom4(r.A) == want {
+					return nil
+				}
+			}
+			return fmt.Errorf("the cluster DNS Service %s answered %s without %s", server, m.Header.RCode, want)
+		}
+	}
+}
