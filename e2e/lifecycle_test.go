@@ -67,6 +67,19 @@ func testLifecycle(t *testing.T, c *cluster, rel *images.Manifest) {
 		}
 	})
 
+	t.Run("a pod address no pod has is unreachable in the node", func(t *testing.T) {
+		c.t = t
+		// Where a Service's endpoint of the last boot points after a
+		// start: it must fail at once, not leave the node for whatever
+		// the host's network has at that address.
+		ip := c.kubectl("get", "pod", "hello", "-o", "jsonpath={.status.podIP}")
+		stray := ip[:strings.LastIndex(ip, ".")] + ".254"
+		r := run(t, time.Minute, c.env(), "kubectl", "--context", "skiff-"+c.name, "exec", "hello", "--", "/hello", "get", "http://"+stray+":8080/", "1", "0", "1", "0s")
+		if !strings.Contains(r.stdout+r.stderr, "no route to host") {
+			t.Fatalf("GET http://%s:8080/ from a pod: %q, want no route to host", stray, r.stdout+r.stderr)
+		}
+	})
+
 	t.Run("status reports every component running", func(t *testing.T) {
 		c.t = t
 		st := status(c)

@@ -146,6 +146,9 @@ func newAgent() (*Agent, error) {
 	if err := routeServices(cfg.ServiceSubnet, ip); err != nil {
 		return nil, err
 	}
+	if err := routePodSubnet(cfg.PodSubnet); err != nil {
+		return nil, err
+	}
 	if err := writeConfigs(cfg, cgroupRoot); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,8 @@ package node
 import (
 	"fmt"
 	"net"
+	"os/exec"
+	"strings"
 )
 
 // Chains of the node's own Service rules, beside kube-proxy's.
@@ -39,6 +41,20 @@ func routeServices(serviceSubnet, nodeIP string) error {
 	}
 	if err := restoreRules("iptables-restore", serviceRules(serviceSubnet, vip, nodeIP)); err != nil {
 		return fmt.Errorf("install the Service rules: %w", err)
+	}
+	return nil
+}
+
+// routePodSubnet makes the node answer "no route to host" for an address
+// of the pod subnet that no pod here has: ptp routes each pod's own
+// address, and without this route the rest left by the default route to
+// the Docker host's network. That is where a Service's endpoint of the
+// last boot pointed after a start, until the controller manager caught up:
+// a client waited out its timeout, or got whatever the host's network
+// answered there.
+func routePodSubnet(podSubnet string) error {
+	if out, err := exec.Command("ip", "route", "replace", "unreachable", podSubnet).CombinedOutput(); err != nil {
+		return fmt.Errorf("route the pod subnet %s: %w: %s", podSubnet, err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
