@@ -3,6 +3,7 @@ package node
 import (
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"strings"
 )
@@ -52,12 +53,27 @@ func routeServices(serviceSubnet, nodeIP string) error {
 // last boot pointed after a start, until the controller manager caught up:
 // a client waited out its timeout, or got whatever the host's network
 // answered there.
+//
+// The answer is an ICMP error, which the kernel sends a given pod at most
+// once a second after a burst (icmp_ratelimit, for the types in
+// icmp_ratemask); a connect that lost its answer to the limit waited for
+// its SYN's retransmission instead of failing. Destination-unreachable
+// errors are taken out of the mask (the node's own network namespace only):
+// the global limit, icmp_msgs_per_sec, still holds.
 func routePodSubnet(podSubnet string) error {
 	if out, err := exec.Command("ip", "route", "replace", "unreachable", podSubnet).CombinedOutput(); err != nil {
 		return fmt.Errorf("route the pod subnet %s: %w: %s", podSubnet, err, strings.TrimSpace(string(out)))
 	}
+	if err := os.WriteFile("/proc/sys/net/ipv4/icmp_ratemask", []byte(icmpRateMask), 0o644); err != nil {
+		return fmt.Errorf("set icmp_ratemask: %w", err)
+	}
 	return nil
 }
+
+// icmpRateMask is the kernel's default (6168: destination unreachable,
+// source quench, time exceeded, parameter problem) less destination
+// unreachable (1<<3).
+const icmpRateMask = "6160"
 
 // serviceRules is the iptables-restore input for routeServices.
 func serviceRules(serviceSubnet, vip, nodeIP string) string {
