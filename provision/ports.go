@@ -25,7 +25,7 @@ func (r *createRun) choosePorts(ctx context.Context) error {
 		return err
 	}
 	if r.cfg.APIServerPort == 0 {
-		if r.cfg.APIServerPort, err = freePort(r.cfg.APIServerAddress); err != nil {
+		if r.cfg.APIServerPort, err = freePort(r.cfg.APIServerAddress, reserved); err != nil {
 			return err
 		}
 	}
@@ -65,7 +65,7 @@ func (r *createRun) addonPorts(reserved map[int]bool) error {
 		case !reserved[a.usual] && portFree("127.0.0.1", a.usual) == nil:
 			port = a.usual
 		default:
-			p, err := freePort("127.0.0.1")
+			p, err := freePort("127.0.0.1", reserved)
 			if err != nil {
 				return err
 			}
@@ -80,13 +80,30 @@ func (r *createRun) addonPorts(reserved map[int]bool) error {
 	return nil
 }
 
-func freePort(addr string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
-	if err != nil {
-		return 0, fmt.Errorf("failed to find a free port on %s: %w", addr, err)
+// freePort returns a port the kernel finds free on addr and no skiff
+// cluster has published. A stopped cluster's ports are free to the kernel;
+// given to a new cluster, the stopped one could not start again ("port is
+// already allocated").
+func freePort(addr string, reserved map[int]bool) (int, error) {
+	return unreservedPort(reserved, func() (int, error) {
+		l, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
+		if err != nil {
+			return 0, fmt.Errorf("failed to find a free port on %s: %w", addr, err)
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port, nil
+	})
+}
+
+// unreservedPort asks pick for ports until one is not reserved.
+func unreservedPort(reserved map[int]bool, pick func() (int, error)) (int, error) {
+	for range 100 {
+		p, err := pick()
+		if err != nil || !reserved[p] {
+			return p, err
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("failed to find a free port that no skiff cluster has published")
 }
 
 // PortInUseError says a host port is taken.
