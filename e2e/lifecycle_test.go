@@ -185,6 +185,18 @@ iptables-restore -T nat </tmp/nat; exit $rc`
 		})
 	}
 
+	t.Run("start with CoreDNS scaled to zero does not wait for DNS", func(t *testing.T) {
+		c.t = t
+		// A user's choice (rather than `addons disable dns`): start waits
+		// for the DNS Service to answer only while CoreDNS has a pod.
+		c.kubectl("-n", "kube-system", "scale", "deployment", "coredns", "--replicas=0")
+		c.mustSkiff(2*time.Minute, "stop", "--name", c.name)
+		c.mustSkiff(time.Minute, "start", "--name", c.name)
+		if got := c.kubectl("-n", "kube-system", "get", "deployment", "coredns", "-o", "jsonpath={.spec.replicas}"); got != "0" {
+			t.Errorf("CoreDNS replicas after start: %q, want the user's 0", got)
+		}
+	})
+
 	t.Run("delete leaves nothing behind", func(t *testing.T) {
 		c.t = t
 		start := time.Now()

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log"
 	"maps"
-	"net"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -234,13 +232,7 @@ func (a *Agent) start(ctx context.Context) error {
 	if AddonEnabled(a.cfg, "dns") {
 		// Running only once a pod's lookup would be answered.
 		done["dns"] = make(chan struct{})
-		run("dns", []string{"kube-proxy", "addons"}, func() error {
-			api, err := ServiceIP(a.cfg.ServiceSubnet, 1)
-			if err != nil {
-				return err
-			}
-			return waitReady(ctx, dnsAnswers(net.JoinHostPort(a.cfg.DNSIP, "53"), netip.MustParseAddr(api)), func() error { return nil }, startTimeout)
-		})
+		run("dns", []string{"kube-proxy", "addons"}, func() error { return a.waitDNS(ctx) })
 	}
 	run("node-role", []string{"kubelet"}, func() error {
 		// The kubelet may not set node-role labels itself (NodeRestriction).

@@ -248,6 +248,21 @@ func (a *applier) labelNode(ctx context.Context, name, label string) error {
 	return nil
 }
 
+// replicas returns a Deployment's desired replicas (1 when unset).
+func (a *applier) replicas(ctx context.Context, namespace, name string) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, applyAttempt)
+	defer cancel()
+	d, err := a.dyn.Resource(schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return 0, err
+	}
+	n, found, err := unstructured.NestedInt64(d.Object, "spec", "replicas")
+	if err != nil || !found {
+		return 1, err
+	}
+	return n, nil
+}
+
 // decodeManifest splits a multi-document YAML stream into objects, skipping
 // empty documents.
 func decodeManifest(manifest []byte) ([]*unstructured.Unstructured, error) {

@@ -3,12 +3,32 @@ package node
 import (
 	"context"
 	"fmt"
+	"log"
 	"net"
 	"net/netip"
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
 )
+
+// waitDNS waits until the cluster DNS Service answers (dnsAnswers), unless
+// its CoreDNS is scaled to zero: a user's choice, which the wait must not
+// turn into a failed boot.
+func (a *Agent) waitDNS(ctx context.Context) error {
+	ap, err := newApplier(kubeconfig("admin"))
+	if err != nil {
+		return err
+	}
+	if n, err := ap.replicas(ctx, "kube-system", "coredns"); err == nil && n == 0 {
+		log.Printf("dns: CoreDNS is scaled to 0 replicas: not waiting for the DNS Service")
+		return nil
+	}
+	api, err := ServiceIP(a.cfg.ServiceSubnet, 1)
+	if err != nil {
+		return err
+	}
+	return waitReady(ctx, dnsAnswers(net.JoinHostPort(a.cfg.DNSIP, "53"), netip.MustParseAddr(api)), func() error { return nil }, startTimeout)
+}
 
 // dnsAnswers passes once the cluster DNS Service, queried from the node
 // through its Service address as a pod's lookup goes, answers with want:
