@@ -405,11 +405,11 @@ func crashedSince(t *testing.T, c *cluster, since time.Time, except ...string) [
 	return crashed
 }
 
-// firstLookup resolves name in pod's container as soon as that container
-// runs again, once: the lookup must be answered at the first try. Right
-// after a start, kube-proxy may still send the DNS Service to CoreDNS's
-// address of the last boot; a lookup then is lost and a resolver waits
-// out its timeout.
+// firstLookup resolves name in pod's container (a pod name, or
+// deploy/NAME) as soon as that container runs again, once: the lookup must
+// be answered at the first try. Right after a start or a clone, kube-proxy
+// may still send the DNS Service to CoreDNS's address of the last boot; a
+// lookup then is lost and a resolver waits out its timeout.
 func firstLookup(c *cluster, pod, name string) {
 	c.t.Helper()
 	for deadline := time.Now().Add(time.Minute); ; {

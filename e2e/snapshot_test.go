@@ -111,7 +111,15 @@ func TestSnapshot(t *testing.T) {
 
 	step("two clones side by side, each with its own context", func(t *testing.T) {
 		kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-		clones := []*cluster{cloneOf(t, "e2e-snap-c1", snap, kubeconfig), cloneOf(t, "e2e-snap-c2", snap, kubeconfig)}
+		var clones []*cluster
+		for _, name := range []string{"e2e-snap-c1", "e2e-snap-c2"} {
+			c := cloneOf(t, name, snap, kubeconfig)
+			// As after a start, the copied EndpointSlices name the
+			// snapshot's pod addresses until the controller manager
+			// catches up: create returns once a lookup is answered.
+			firstLookup(c, "deploy/hello", "hello.default.svc.cluster.local")
+			clones = append(clones, c)
+		}
 		got := contexts(t, kubeconfig)
 		for _, c := range clones {
 			if !slices.Contains(got, "skiff-"+c.name) {
