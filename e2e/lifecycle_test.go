@@ -416,12 +416,12 @@ func firstLookup(c *cluster, pod, name string) {
 		r := run(c.t, time.Minute, c.env(), "kubectl", "--context", "skiff-"+c.name, "exec", pod, "--", "/hello", "lookup", name)
 		if strings.Contains(r.stdout, name+" -> ") {
 			if r.code != 0 {
-				c.t.Errorf("the first lookup in pod %s after start failed: %s", pod, r.stdout)
+				c.t.Errorf("the first lookup in pod %s failed: %s", pod, r.stdout)
 			}
 			return
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("pod %s could not run a lookup within a minute of start: %s", pod, r)
+			c.t.Fatalf("pod %s could not run a lookup within a minute: %s", pod, r)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -43,17 +43,13 @@ func (a *Agent) waitDNS(ctx context.Context) error {
 func dnsAnswers(server string, want netip.Addr) readyCheck {
 	name := dnsmessage.MustNewName("kubernetes.default.svc." + clusterDomain + ".")
 	return func(ctx context.Context) error {
-		ctx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
-		defer cancel()
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, "udp", server)
+		deadline := time.Now().Add(250 * time.Millisecond)
+		conn, err := (&net.Dialer{Deadline: deadline}).DialContext(ctx, "udp", server)
 		if err != nil {
 			return err
 		}
 		defer conn.Close()
-		if dl, ok := ctx.Deadline(); ok {
-			_ = conn.SetDeadline(dl)
-		}
+		_ = conn.SetDeadline(deadline)
 		id := uint16(time.Now().UnixNano())
 		q, err := (&dnsmessage.Message{
 			Header:    dnsmessage.Header{ID: id, RecursionDesired: true},
