@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/skiff-k8s/skiff/e2e/testapp"
 	"github.com/skiff-k8s/skiff/images"
+	"github.com/skiff-k8s/skiff/node"
 )
 
 // skiffBin is the binary under test: $SKIFF_BIN or bin/skiff of this tree.
@@ -143,11 +145,48 @@ func (c *cluster) clientset() *kubernetes.Clientset {
 func newCluster(t *testing.T, name string, args ...string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, name: name, kubeconfig: filepath.Join(t.TempDir(), "kubeconfig")}
-	t.Cleanup(func() { c.skiff(2*time.Minute, "delete", "--name", name) })
+	t.Cleanup(func() {
+		c.t = t
+		c.exportIfFailed()
+		c.skiff(2*time.Minute, "delete", "--name", name)
+	})
 	start := time.Now()
 	c.mustSkiff(6*time.Minute, append([]string{"create", "--name", name}, args...)...)
 	t.Logf("created cluster %s in %s", name, time.Since(start).Round(100*time.Millisecond))
 	return c
+}
+
+// exportIfFailed keeps a failed test's cluster's logs (skiff export logs)
+// before the delete, under $TMPDIR/skiff-e2e-logs, and logs which of its
+// components exited: CI keeps only the test's output, and the cluster is
+// gone after.
+func (c *cluster) exportIfFailed() {
+	t := c.t
+	if !t.Failed() {
+		return
+	}
+	dir := filepath.Join(os.TempDir(), "skiff-e2e-logs", strings.ReplaceAll(t.Name(), "/", "_"), c.name)
+	_ = os.RemoveAll(dir)
+	if r := c.skiff(3*time.Minute, "export", "logs", dir, "--name", c.name); r.code != 0 {
+		t.Logf("export logs of cluster %s: %s", c.name, r)
+		return
+	}
+	t.Logf("logs of cluster %s: %s", c.name, dir)
+	data, err := os.ReadFile(filepath.Join(dir, "status.json"))
+	var st node.AgentStatus
+	if err == nil {
+		err = json.Unmarshal(data, &st)
+	}
+	if err != nil {
+		t.Logf("agent status of cluster %s: %v", c.name, err)
+		return
+	}
+	t.Logf("agent of cluster %s: phase %s", c.name, st.Phase)
+	for _, cs := range st.Components {
+		if !cs.Running || cs.Restarts > 0 {
+			t.Logf("  %s: running %t, %d restarts, last exit %q", cs.Name, cs.Running, cs.Restarts, cs.LastExit)
+		}
+	}
 }
 
 // contexts lists the context names in a kubeconfig file.

@@ -1,7 +1,8 @@
 // Command testsummary reads `go test -json` on stdin and prints go test's
 // own -v output as it arrives, a line as each top-level test ends (with the
 // counts so far), and at the end a table of every top-level test with its
-// result and duration, the failed subtests, and the counts. It exits 0
+// result and duration, the failed subtests, the last lines each failed test
+// printed, and the counts: a log cut to its tail still says why. It exits 0
 // unless it cannot read its input, so a pipeline under pipefail keeps go
 // test's exit code. hack/test.sh pipes the e2e suite through it.
 package main
@@ -48,14 +49,25 @@ type tally struct {
 	order       []string        // running keys in start order
 	tests       []result        // top-level tests, in finishing order
 	failedOf    map[string][]result
+	lines       map[string][]string // a running test's own output lines
+	failures    []failure
 	packages    []result
 	counts      map[string]int
 }
 
+// failure is a failed test and the last lines it printed.
+type failure struct {
+	name  string
+	lines []string
+}
+
+// failureLines is how many of a failed test's last lines the summary shows.
+const failureLines = 15
+
 // summarize copies go test's output from the events on r to w as they come,
 // then writes the summary.
 func summarize(r io.Reader, w io.Writer) error {
-	t := &tally{w: w, running: map[string]bool{}, failedOf: map[string][]result{}, counts: map[string]int{}}
+	t := &tally{w: w, running: map[string]bool{}, failedOf: map[string][]result{}, lines: map[string][]string{}, counts: map[string]int{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
 	for sc.Scan() {
@@ -84,6 +96,9 @@ func (t *tally) add(e event) {
 	switch e.Action {
 	case "output", "build-output":
 		fmt.Fprint(t.w, e.Output)
+		if e.Test != "" && !framing(e.Output) {
+			t.lines[key] = append(t.lines[key], strings.TrimRight(e.Output, "\n"))
+		}
 	case "run":
 		if !t.running[key] {
 			t.order = append(t.order, key)
@@ -91,6 +106,10 @@ func (t *tally) add(e event) {
 		t.running[key] = true
 	case "pass", "fail", "skip":
 		delete(t.running, key)
+		if l := t.lines[key]; e.Action == "fail" && len(l) > 0 {
+			t.failures = append(t.failures, failure{e.Test, l[max(0, len(l)-failureLines):]})
+		}
+		delete(t.lines, key)
 		res := result{pkg: e.Package, name: e.Test, action: e.Action, elapsed: time.Duration(e.Elapsed * float64(time.Second))}
 		switch {
 		case e.Test == "":
@@ -134,6 +153,12 @@ func (t *tally) report() {
 		}
 	}
 	tw.Flush()
+	if len(t.failures) > 0 {
+		fmt.Fprintf(t.w, "\n=== What each failed test printed last (at most %d lines; all of it above)\n", failureLines)
+		for _, f := range t.failures {
+			fmt.Fprintf(t.w, "--- %s\n%s\n", f.name, strings.Join(f.lines, "\n"))
+		}
+	}
 	for _, p := range t.packages {
 		if p.action == "fail" {
 			fmt.Fprintf(t.w, "FAIL package %s after %s\n", p.pkg, round(p.elapsed))
@@ -145,6 +170,12 @@ func (t *tally) report() {
 		line += fmt.Sprintf(", %d did not finish", unfinished)
 	}
 	fmt.Fprintf(t.w, "%s, in %s\n", line, t.last.Sub(t.first).Round(time.Second))
+}
+
+// framing reports whether an output line is go test's own framing of a
+// test (=== RUN, --- FAIL and the like), not something the test printed.
+func framing(line string) bool {
+	return strings.HasPrefix(line, "=== ") || strings.HasPrefix(strings.TrimLeft(line, " "), "--- ")
 }
 
 // round formats a duration as go test does.

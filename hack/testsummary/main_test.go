@@ -30,6 +30,7 @@ func TestSummarize(t *testing.T) {
 			"FAIL              TestB/bad  0.0s\n" +
 			"SKIP            TestC        0.0s\n" +
 			"DID NOT FINISH  TestD        -\n",
+		"=== What each failed test printed last (at most 15 lines; all of it above)\n--- TestB/bad\n    x_test.go:4: boom\n",
 		"FAIL package example.com/ts after 0.1s\n",
 		"Tests: 4 total, 1 passed, 1 failed, 1 skipped, 1 did not finish, in 0s\n",
 	} {
