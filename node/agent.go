@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"maps"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -150,6 +151,9 @@ func newAgent() (*Agent, error) {
 	if err := writeConfigs(cfg, cgroupRoot); err != nil {
 		return nil, err
 	}
+	if err := writeKubeletKubeconfig(kubeconfig("kubelet"), kubeletKubeconfig); err != nil {
+		return nil, err
+	}
 	if err := writeAddonReports(cfg); err != nil {
 		return nil, err
 	}
@@ -182,6 +186,11 @@ func (a *Agent) start(ctx context.Context) error {
 		done[u.name] = make(chan struct{})
 	}
 	errc := make(chan error, len(done))
+	l, err := net.Listen("tcp", kubeletAPIAddr)
+	if err != nil {
+		return fmt.Errorf("the kubelet's API proxy: %w", err)
+	}
+	go holdAPI(ctx, l, fmt.Sprintf("127.0.0.1:%d", APIServerPort))
 	var wg sync.WaitGroup
 	run := func(name string, after []string, fn func() error) {
 		wg.Add(1)

@@ -218,7 +218,7 @@ func components(c *Config, ip string) []component {
 	}
 	kubelet := []string{
 		"--config=" + kubeletConfig,
-		"--kubeconfig=" + kubeconfig("kubelet"),
+		"--kubeconfig=" + kubeletKubeconfig,
 		"--hostname-override=" + c.NodeName,
 		"--node-ip=" + ip,
 	}
