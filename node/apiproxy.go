@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiff-k8s/skiff/internal/waitfor"
 )
 
 // kubeletAPIAddr is where the kubelet reaches the API server: the agent's
@@ -76,7 +78,7 @@ const holdFor = time.Minute
 // until both sides have closed.
 func forward(ctx context.Context, c net.Conn, target string) {
 	defer c.Close()
-	s, err := dialUntil(ctx, target, time.Now().Add(holdFor))
+	s, err := dialUntil(ctx, target, holdFor)
 	if err != nil {
 		return // the kubelet's client sees its connection closed, and retries
 	}
@@ -95,14 +97,18 @@ func forward(ctx context.Context, c net.Conn, target string) {
 	<-done
 }
 
-// dialUntil dials target every 10 ms until it answers, ctx ends or the
-// deadline passes.
-func dialUntil(ctx context.Context, target string, deadline time.Time) (net.Conn, error) {
-	for {
-		s, err := (&net.Dialer{Timeout: 10 * time.Second}).DialContext(ctx, "tcp", target)
-		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
-			return s, err
+// dialUntil dials target every 10 ms until it answers, ctx ends or
+// timeout passes.
+func dialUntil(ctx context.Context, target string, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var s net.Conn
+	err := waitfor.Poll(ctx, 10*time.Millisecond, func(ctx context.Context) (bool, string, error) {
+		var err error
+		if s, err = (&net.Dialer{}).DialContext(ctx, "tcp", target); err != nil {
+			return false, err.Error(), nil
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return true, "", nil
+	})
+	return s, err
 }
