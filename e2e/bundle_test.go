@@ -104,7 +104,7 @@ func TestBundle(t *testing.T) {
 			t.Errorf("loading again should be a no-op:\n%s", r)
 		}
 		c := &cluster{t: t, name: "e2e-bundle", kubeconfig: filepath.Join(t.TempDir(), "kubeconfig")}
-		t.Cleanup(func() { c.skiff(2*time.Minute, "delete", "--name", c.name) })
+		c.deleteAtEnd()
 		installed := filepath.Join(bin, "skiff")
 		if r := run(t, 6*time.Minute, c.env(), installed, "create", "--from", snap, "--name", c.name); r.code != 0 {
 			t.Fatalf("create --from the bundled snapshot with the installed skiff:\n%s", r)

@@ -17,7 +17,7 @@ func TestCreateAddsAgentLayer(t *testing.T) {
 	dir := t.TempDir()
 	skiff, node := ownNodeImage(t, dir)
 	c := &cluster{t: t, name: "e2e-agentlayer", kubeconfig: filepath.Join(dir, "kubeconfig")}
-	t.Cleanup(func() { c.skiff(2*time.Minute, "delete", "--name", c.name) })
+	c.deleteAtEnd()
 	r := run(t, 6*time.Minute, c.env(), skiff, "create", "--name", c.name, "--addons", "dns,storage")
 	if r.code != 0 {
 		t.Fatalf("create with a new skiff and no agent layer:\n%s", r)

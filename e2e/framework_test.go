@@ -145,15 +145,22 @@ func (c *cluster) clientset() *kubernetes.Clientset {
 func newCluster(t *testing.T, name string, args ...string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, name: name, kubeconfig: filepath.Join(t.TempDir(), "kubeconfig")}
-	t.Cleanup(func() {
-		c.t = t
-		c.exportIfFailed()
-		c.skiff(2*time.Minute, "delete", "--name", name)
-	})
+	c.deleteAtEnd()
 	start := time.Now()
 	c.mustSkiff(6*time.Minute, append([]string{"create", "--name", name}, args...)...)
 	t.Logf("created cluster %s in %s", name, time.Since(start).Round(100*time.Millisecond))
 	return c
+}
+
+// deleteAtEnd deletes the cluster when its test ends, after keeping its
+// logs if the test failed.
+func (c *cluster) deleteAtEnd() {
+	t := c.t
+	t.Cleanup(func() {
+		c.t = t
+		c.exportIfFailed()
+		c.skiff(2*time.Minute, "delete", "--name", c.name)
+	})
 }
 
 // exportIfFailed keeps a failed test's cluster's logs (skiff export logs)

@@ -298,19 +298,26 @@ func runPod(c *cluster, name string, args ...string) string {
 }
 
 // podOutput waits for a run-once pod to finish, returns its log and
-// deletes it.
+// deletes it; the test fails if the pod failed.
 func podOutput(c *cluster, name string) string {
+	c.t.Helper()
+	logs, ok := podResult(c, name)
+	if !ok {
+		c.t.Fatalf("pod %s failed: %s", name, logs)
+	}
+	return logs
+}
+
+// podResult waits for a run-once pod to finish, returns its log and
+// whether it succeeded, and deletes it.
+func podResult(c *cluster, name string) (string, bool) {
 	c.t.Helper()
 	defer c.kubectl("delete", "pod", name, "--wait=false")
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		phase := c.kubectl("get", "pod", name, "-o", "jsonpath={.status.phase}")
 		if phase == "Succeeded" || phase == "Failed" {
-			logs := c.kubectl("logs", name)
-			if phase == "Failed" {
-				c.t.Fatalf("pod %s failed: %s", name, logs)
-			}
-			return logs
+			return c.kubectl("logs", name), phase == "Succeeded"
 		}
 		if time.Now().After(deadline) {
 			c.t.Fatalf("pod %s did not finish within 2m (phase %q): %s", name, phase, c.kubectl("describe", "pod", name))

@@ -205,7 +205,7 @@ func TestSnapshotStoppedCluster(t *testing.T) {
 func cloneOf(t *testing.T, name, snap, kubeconfig string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, name: name, kubeconfig: kubeconfig}
-	t.Cleanup(func() { c.skiff(2*time.Minute, "delete", "--name", name) })
+	c.deleteAtEnd()
 	start := time.Now()
 	c.mustSkiff(6*time.Minute, "create", "--from", snap, "--name", name)
 	t.Logf("created cluster %s from snapshot %s in %s", name, snap, time.Since(start).Round(100*time.Millisecond))
