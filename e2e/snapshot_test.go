@@ -57,6 +57,11 @@ func TestSnapshot(t *testing.T) {
 			t.Fatalf("snapshot ls: %+v", s)
 		}
 		t.Logf("snapshot: %d MiB, cluster paused for %.2f s", s.Bytes>>20, s.PausedSeconds)
+		// What the cluster wrote, not the 128 MB of zeros etcd
+		// preallocates for its WAL in every cluster's volume.
+		if s.Bytes >= 64<<20 {
+			t.Errorf("the snapshot takes %d MiB on disk: it stored etcd's preallocated WAL", s.Bytes>>20)
+		}
 		// A save whose reader goes away (`skiff snapshot save 2>&1 | head
 		// -1`) stops, leaves no snapshot and the cluster running: killed
 		// on the spot, it left both paused and half-made.
@@ -138,6 +143,11 @@ func TestSnapshot(t *testing.T) {
 			t.Fatalf("snapshot save -o:\n%s", r)
 		}
 		t.Logf("%s", strings.TrimSpace(r.stdout))
+		if st, err := os.Stat(file); err != nil {
+			t.Fatal(err)
+		} else if st.Size() >= 64<<20 {
+			t.Errorf("the snapshot file is %d MiB: it carries etcd's preallocated WAL", st.Size()>>20)
+		}
 		if r := run(t, 2*time.Minute, nil, skiffBin(t), "snapshot", "rm", snap); r.code != 0 || findSnapshot(t, snap) != nil {
 			t.Fatalf("snapshot rm:\n%s", r)
 		}
