@@ -60,7 +60,7 @@ func TestAddons(t *testing.T) {
 			t.Errorf("kubernetes.default did not resolve to 10.96.0.1:\n%s", out)
 		}
 		start := time.Now()
-		c.kubectl("run", "offline", "--image=skiff.test/hello:v1", "--image-pull-policy=Never", "--restart=Never", "--", "lookup", "no-such-host.example")
+		startPod(c, "offline", "lookup", "no-such-host.example")
 		deadline := time.Now().Add(time.Minute)
 		for c.kubectl("get", "pod", "offline", "-o", "jsonpath={.status.phase}") != "Failed" {
 			if time.Now().After(deadline) {

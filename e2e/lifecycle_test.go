@@ -293,8 +293,14 @@ func restarts(st statusJSON, name string) int {
 // runPod runs the test app once in a pod and returns its output.
 func runPod(c *cluster, name string, args ...string) string {
 	c.t.Helper()
-	c.kubectl(append([]string{"run", name, "--image=skiff.test/hello:v1", "--image-pull-policy=Never", "--restart=Never", "--"}, args...)...)
+	startPod(c, name, args...)
 	return podOutput(c, name)
+}
+
+// startPod starts the test app once, with args, in a new pod name.
+func startPod(c *cluster, name string, args ...string) {
+	c.t.Helper()
+	c.kubectl(append([]string{"run", name, "--image=skiff.test/hello:v1", "--image-pull-policy=Never", "--restart=Never", "--"}, args...)...)
 }
 
 // podOutput waits for a run-once pod to finish, returns its log and

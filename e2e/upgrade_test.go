@@ -48,8 +48,7 @@ func TestUpgradeFromOlderSkiff(t *testing.T) {
 	// this one may take a few tries. It must answer within a minute.
 	for try, deadline := 1, time.Now().Add(time.Minute); ; try++ {
 		name := fmt.Sprintf("after-upgrade-%d", try)
-		c.kubectl("run", name, "--image=skiff.test/hello:v1", "--image-pull-policy=Never", "--restart=Never", "--",
-			"lookup", "kubernetes.default.svc.cluster.local")
+		startPod(c, name, "lookup", "kubernetes.default.svc.cluster.local")
 		out, ok := podResult(c, name)
 		if ok && strings.Contains(out, "10.96.0.1") {
 			break

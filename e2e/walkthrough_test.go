@@ -90,8 +90,7 @@ func testWalkthrough(t *testing.T, c *cluster, _ *images.Manifest) {
 	})
 
 	step("06 rolling update without downtime, then undo", func(t *testing.T) {
-		c.kubectl("run", "load", "--image=skiff.test/hello:v1", "--image-pull-policy=Never", "--restart=Never",
-			"--", "get", "http://hello/", "600", "50ms")
+		startPod(c, "load", "get", "http://hello/", "600", "50ms")
 		time.Sleep(2 * time.Second)
 		c.kubectl("set", "image", "deployment/hello", "hello=skiff.test/hello:v2")
 		c.kubectl("rollout", "status", "deployment/hello", "--timeout=180s")
@@ -112,8 +111,7 @@ func testWalkthrough(t *testing.T, c *cluster, _ *images.Manifest) {
 		c.kubectl("autoscale", "deployment/hello", "--cpu-percent=50", "--min=2", "--max=8")
 		c.kubectl("scale", "deployment/hello", "--replicas=2")
 		waitReadyReplicas(c, "hello", 2)
-		c.kubectl("run", "burn", "--image=skiff.test/hello:v1", "--image-pull-policy=Never", "--restart=Never",
-			"--", "get", "http://hello/burn?ms=400", "600", "0s", "4")
+		startPod(c, "burn", "get", "http://hello/burn?ms=400", "600", "0s", "4")
 		defer c.kubectl("delete", "pod", "burn", "--wait=false")
 		deadline := time.Now().Add(4 * time.Minute)
 		for {
