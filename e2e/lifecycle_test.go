@@ -115,6 +115,7 @@ func testLifecycle(t *testing.T, c *cluster, rel *images.Manifest) {
 			t.Fatal(err)
 		}
 		c.kubectl("-n", "kube-system", "patch", "configmap", "coredns", "--type=merge", "-p", string(patch))
+		ipBefore := c.kubectl("get", "pod", "hello", "-o", "jsonpath={.status.podIP}")
 		start := time.Now()
 		c.mustSkiff(2*time.Minute, "stop", "--name", c.name)
 		t.Logf("stop took %s", time.Since(start).Round(100*time.Millisecond))
@@ -125,6 +126,12 @@ func testLifecycle(t *testing.T, c *cluster, rel *images.Manifest) {
 		c.mustSkiff(5*time.Minute, "start", "--name", c.name)
 		t.Logf("start took %s", time.Since(start).Round(100*time.Millisecond))
 		firstLookup(c, "hello", "kubernetes.default.svc.cluster.local")
+		// A pod keeps its address through a stop, so the endpoints of the
+		// last boot are right at once, before the controller manager runs.
+		startPod(c, "client-after-start", "get", "http://"+ipBefore+":8080/")
+		if out, _ := podResult(c, "client-after-start"); !strings.Contains(out, "hello from hello version v1") {
+			t.Errorf("the hello pod's address of before the stop, %s, after start: %q, want its answer", ipBefore, out)
+		}
 		// The node's pods are bound already, so the kubelet runs them at
 		// once: none may crash for want of the API before kube-proxy is up.
 		for _, crash := range crashedSince(t, c, start.Truncate(time.Second), "users-crasher") {

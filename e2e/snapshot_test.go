@@ -119,9 +119,9 @@ func TestSnapshot(t *testing.T) {
 		var clones []*cluster
 		for _, name := range []string{"e2e-snap-c1", "e2e-snap-c2"} {
 			c := cloneOf(t, name, snap, kubeconfig)
-			// As after a start, the copied EndpointSlices name the
-			// snapshot's pod addresses until the controller manager
-			// catches up: create returns once a lookup is answered.
+			// As after a start, the pods keep the snapshot's addresses,
+			// so the copied EndpointSlices are right: the first lookup
+			// of the app's Service is answered.
 			firstLookup(c, "deploy/hello", "hello.default.svc.cluster.local")
 			clones = append(clones, c)
 		}

@@ -118,6 +118,9 @@ func newAgent() (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := resetPodAddresses(hostLocalDir, stickyDir); err != nil {
+		return nil, err
+	}
 	var seeded []seedCRD
 	if !booted {
 		if booted, err = restoreEtcdSeed(cfg.NodeName); err != nil {

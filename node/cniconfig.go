@@ -21,10 +21,15 @@ type cniPlugin struct {
 }
 
 type cniIPAM struct {
-	Type   string                `json:"type"`
-	Ranges [][]map[string]string `json:"ranges"`
-	Routes []map[string]string   `json:"routes"`
+	Type string `json:"type"`
+	// RecordDir is where skiff-ipam keeps each pod's last address.
+	RecordDir string                `json:"recordDir,omitempty"`
+	Ranges    [][]map[string]string `json:"ranges"`
+	Routes    []map[string]string   `json:"routes"`
 }
+
+// cniNetworkName names the pods' network, and so host-local's directory.
+const cniNetworkName = "skiff"
 
 // cniNetwork: ptp rather than bridge, so every pod packet is routed through
 // the node's own network stack and kube-proxy's rules apply without
@@ -32,12 +37,13 @@ type cniIPAM struct {
 func cniNetwork(podCIDR string) *cniConflist {
 	return &cniConflist{
 		CNIVersion: "1.0.0",
-		Name:       "skiff",
+		Name:       cniNetworkName,
 		Plugins: []cniPlugin{
 			{Type: "ptp", IPMasq: true, MTU: 1500, IPAM: &cniIPAM{
-				Type:   "host-local",
-				Ranges: [][]map[string]string{{{"subnet": podCIDR}}},
-				Routes: []map[string]string{{"dst": "0.0.0.0/0"}},
+				Type:      ipamPlugin,
+				RecordDir: stickyDir,
+				Ranges:    [][]map[string]string{{{"subnet": podCIDR}}},
+				Routes:    []map[string]string{{"dst": "0.0.0.0/0"}},
 			}},
 			{Type: "portmap", Capabilities: map[string]bool{"portMappings": true}},
 		},

@@ -83,7 +83,9 @@ func containerdSettings(pauseImage string) *containerdConfiguration {
 	// SystemdCgroup stays false, written: the kubelet's cgroupDriver is
 	// cgroupfs, and the node has no systemd.
 	rt.Containerd.Runtimes = map[string]runtimeConf{"runc": {RuntimeType: "io.containerd.runc.v2"}}
-	rt.CNI.BinDirs = []string{"/usr/lib/cni"}
+	// Debian's plugins, and skiff-ipam, built with the node's other
+	// binaries (ipamPlugin).
+	rt.CNI.BinDirs = []string{"/usr/lib/cni", "/usr/local/bin"}
 	rt.CNI.ConfDir = "/etc/cni/net.d"
 	return c
 }

@@ -33,13 +33,12 @@ func (a *Agent) waitDNS(ctx context.Context) error {
 // dnsAnswers passes once the cluster DNS Service, queried from the node
 // through its Service address as a pod's lookup goes, answers with want:
 // the kubernetes Service's address. After a stop, a snapshot's clone or a
-// restore, the EndpointSlices still name the pods' addresses of the last
-// boot, and kube-proxy routes the Service to them until the controller
-// manager has seen the new CoreDNS pod Ready. A lookup sent then leaves
-// the node by its default route: lost, and a pod's resolver waits out its
-// 5 s timeout, or answered by whatever the host's network puts there
-// (NXDOMAIN from a resolver that answers every address). Only CoreDNS
-// knows the kubernetes Service.
+// restore, kube-proxy routes the Service by the EndpointSlices of the last
+// boot until the controller manager has seen the new CoreDNS pod Ready.
+// CoreDNS gets its address back (skiff-ipam) and so answers as soon as it
+// serves, unless another pod took that address first: a lookup sent to an
+// address no pod has gets no answer. Only CoreDNS knows the kubernetes
+// Service, so an answer from anything else cannot pass.
 func dnsAnswers(server string, want netip.Addr) readyCheck {
 	name := dnsmessage.MustNewName("kubernetes.default.svc." + clusterDomain + ".")
 	return func(ctx context.Context) error {
