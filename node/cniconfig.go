@@ -39,7 +39,7 @@ func cniNetwork(podCIDR string) *cniConflist {
 		CNIVersion: "1.0.0",
 		Name:       cniNetworkName,
 		Plugins: []cniPlugin{
-			{Type: "ptp", IPMasq: true, MTU: 1500, IPAM: &cniIPAM{
+			{Type: "ptp", MTU: 1500, IPAM: &cniIPAM{
 				Type:      ipamPlugin,
 				RecordDir: stickyDir,
 				Ranges:    [][]map[string]string{{{"subnet": podCIDR}}},

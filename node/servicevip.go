@@ -67,7 +67,27 @@ func routePodSubnet(podSubnet string) error {
 	if err := os.WriteFile("/proc/sys/net/ipv4/icmp_ratemask", []byte(icmpRateMask), 0o644); err != nil {
 		return fmt.Errorf("set icmp_ratemask: %w", err)
 	}
+	if err := restoreRules("iptables-restore", podMasqueradeRules(podSubnet)); err != nil {
+		return fmt.Errorf("masquerade the pod subnet: %w", err)
+	}
 	return nil
+}
+
+// podMasqChain (nat) masquerades what pods send out of the pod subnet, as
+// ptp's ipMasq would per pod: one rule set at boot instead of five
+// iptables runs in every sandbox's set-up and teardown, which wait for
+// kube-proxy's lock while a node starts.
+const podMasqChain = "SKIFF-POD-MASQ"
+
+func podMasqueradeRules(podSubnet string) string {
+	return fmt.Sprintf(`*nat
+:%[1]s - [0:0]
+-A %[1]s -d %[2]s -j RETURN
+-A %[1]s -d 224.0.0.0/4 -j RETURN
+-A %[1]s -j MASQUERADE
+-A POSTROUTING -s %[2]s -j %[1]s
+COMMIT
+`, podMasqChain, podSubnet)
 }
 
 // icmpRateMask is the kernel's default (6168: destination unreachable,
