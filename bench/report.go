@@ -33,7 +33,9 @@ package main
 //	idle_rss_mib            {component: summary}: each node component's RSS then
 //	breakdown               {"create step: NAME" (seconds the step took),
 //	                         "node ready: COMPONENT", "node Ready (condition)",
-//	                         "addon ready: NAMESPACE/DEPLOYMENT" (seconds from the node's start),
+//	                         "addon ready: NAMESPACE/OWNER" (seconds from the node's start to
+//	                         its pod's Ready; before 2026-12-07 evening, to its Deployment's
+//	                         Available, which CoreDNS and Traefik reach with no pod ready),
 //	                         "start: node ready: COMPONENT", "start: pod ready: NAMESPACE/OWNER"
 //	                         (the same for start_s's start, from the node's restart),
 //	                         "first create: agent layer build" (seconds),

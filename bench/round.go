@@ -291,28 +291,14 @@ func breakdown(ctx context.Context, p *provision.Provider, cs *kubernetes.Client
 	if err != nil {
 		return err
 	}
-	for _, ns := range addonNamespaces {
-		deps, err := cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return fmt.Errorf("list Deployments in %s: %w", ns, err)
-		}
-		for _, d := range deps.Items {
-			for _, c := range d.Status.Conditions {
-				if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {
-					r.addBreakdown("addon ready: "+ns+"/"+d.Name, c.LastTransitionTime.Sub(started).Seconds())
-				}
-			}
-		}
-	}
-	return nil
+	return podReadyTimes(ctx, cs, started, "addon ready: ", r)
 }
 
 var addonNamespaces = []string{"kube-system", "local-path-storage"}
 
 // startBreakdown records, for a start after stop, each component's ready
 // time and each addon pod's Ready condition, from the node's start, and
-// each process's CPU seconds since then. Pods,
-// not Deployments: a Deployment may stay Available through a restart.
+// each process's CPU seconds since then.
 func startBreakdown(ctx context.Context, p *provision.Provider, name string, r *results) error {
 	cs, err := clientset(ctx, p, name)
 	if err != nil {
@@ -326,6 +312,14 @@ func startBreakdown(ctx context.Context, p *provision.Provider, name string, r *
 	if err := recordBootCPU(ctx, p.Docker(), provision.NodeName(name), "start cpu s: ", r); err != nil {
 		return err
 	}
+	return podReadyTimes(ctx, cs, started, prefix+"pod ready: ", r)
+}
+
+// podReadyTimes records, under key NAMESPACE/OWNER, when each addon pod
+// became Ready, from the node's start. Pods, not Deployments: a Deployment
+// may stay Available through a restart, and one with a single replica and
+// maxUnavailable 1 (CoreDNS, Traefik) is Available before its pod exists.
+func podReadyTimes(ctx context.Context, cs *kubernetes.Clientset, started time.Time, key string, r *results) error {
 	for _, ns := range addonNamespaces {
 		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
@@ -334,7 +328,7 @@ func startBreakdown(ctx context.Context, p *provision.Provider, name string, r *
 		for _, pod := range pods.Items {
 			for _, c := range pod.Status.Conditions {
 				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-					r.addBreakdown(prefix+"pod ready: "+ns+"/"+podOwner(&pod), c.LastTransitionTime.Sub(started).Seconds())
+					r.addBreakdown(key+ns+"/"+podOwner(&pod), c.LastTransitionTime.Sub(started).Seconds())
 				}
 			}
 		}
