@@ -26,6 +26,7 @@ var binaryVersions = []struct {
 	{"containerd", "ctr", []string{"--version"}},
 	{"containerd", "containerd-shim-runc-v2", []string{"-v"}},
 	{"runc", "runc", []string{"--version"}},
+	{"skiff-ipam", "skiff-ipam", nil},
 }
 
 var semver = regexp.MustCompile(`v?\d+\.\d+\.\d+`)
