@@ -49,6 +49,8 @@ type createRun struct {
 	registryNodePort int
 	made             made // what a failure must remove: only what this run made
 	out              Created
+	// refused: host ports Docker refused to publish for this create.
+	refused map[int]bool
 }
 
 // made records the objects one create made, so a failed create removes

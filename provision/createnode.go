@@ -42,6 +42,7 @@ func (r *createRun) startNode(ctx context.Context) error {
 	if err := r.p.absent(ctx, r.cfg.Name); err != nil {
 		return err
 	}
+	chosen := r.savePorts()
 	if err := r.choosePorts(ctx); err != nil {
 		return err
 	}
@@ -68,7 +69,7 @@ func (r *createRun) startNode(ctx context.Context) error {
 	for _, privileged := range tries {
 		r.host.Privileged = privileged
 		nc.Privileged = privileged
-		err = r.createAndStart(ctx, nc)
+		err = r.createAndStartRepicking(ctx, &nc, chosen)
 		if err == nil {
 			r.out.Privileged = privileged
 			r.p.logf("node container %s started (privileged: %t)", NodeName(r.cfg.Name), privileged)
@@ -110,6 +111,37 @@ func (r *createRun) nodeConfig() (node.Config, error) {
 		NodeLabels:    r.cfg.NodeLabels,
 		Addons:        r.cfg.Addons,
 	}, nil
+}
+
+// portRetries bounds how often a create picks its ports again.
+const portRetries = 3
+
+// createAndStartRepicking runs createAndStart; when Docker refuses a host
+// port that skiff picked (taken since it was found free), it removes the
+// container and picks the ports again without that one. A port the user
+// asked for is never replaced: its refusal is the error.
+func (r *createRun) createAndStartRepicking(ctx context.Context, nc *node.Config, chosen portChoice) error {
+	for try := 1; ; try++ {
+		err := r.createAndStart(ctx, *nc)
+		port := portRefused(err)
+		if port == 0 || chosen.asked(port) || try == portRetries {
+			return err
+		}
+		r.p.logf("host port %d was taken since it was found free; picking the ports again", port)
+		if rerr := r.p.docker.ContainerRemove(ctx, r.made.container, container.RemoveOptions{Force: true}); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		r.made.container = ""
+		if r.refused == nil {
+			r.refused = map[int]bool{}
+		}
+		r.refused[port] = true
+		r.restorePorts(chosen)
+		if err := r.choosePorts(ctx); err != nil {
+			return err
+		}
+		nc.RegistryPort = r.cfg.RegistryPort
+	}
 }
 
 func (r *createRun) createAndStart(ctx context.Context, nc node.Config) error {

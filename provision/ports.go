@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"slices"
 	"strconv"
 	"syscall"
@@ -23,6 +24,9 @@ func (r *createRun) choosePorts(ctx context.Context) error {
 	reserved, err := r.p.reservedPorts(ctx)
 	if err != nil {
 		return err
+	}
+	for port := range r.refused {
+		reserved[port] = true
 	}
 	if r.cfg.APIServerPort == 0 {
 		if r.cfg.APIServerPort, err = freePort(r.cfg.APIServerAddress, reserved); err != nil {
@@ -143,4 +147,44 @@ func portFree(addr string, port int) error {
 	default:
 		return fmt.Errorf("check port %d on %s: %w", port, addr, err)
 	}
+}
+
+// allocatedPort is the host port in Docker's refusal to publish one that
+// something took since it was found free ("Bind for 127.0.0.1:41515
+// failed: port is already allocated"): another process, or a port Docker
+// still holds for a container being removed.
+var allocatedPort = regexp.MustCompile(`Bind for [^ ]*:(\d+) failed: port is already allocated`)
+
+// portRefused returns the port of such a refusal, 0 for any other error.
+func portRefused(err error) int {
+	if err == nil {
+		return 0
+	}
+	m := allocatedPort.FindStringSubmatch(err.Error())
+	if m == nil {
+		return 0
+	}
+	port, _ := strconv.Atoi(m[1])
+	return port
+}
+
+// portChoice is what the user asked for, before choosePorts fills in the
+// rest.
+type portChoice struct {
+	apiServer, registry, http, https int
+	mappings                         []PortMapping
+}
+
+func (r *createRun) savePorts() portChoice {
+	return portChoice{r.cfg.APIServerPort, r.cfg.RegistryPort, r.cfg.HTTPPort, r.cfg.HTTPSPort, slices.Clone(r.cfg.PortMappings)}
+}
+
+func (r *createRun) restorePorts(c portChoice) {
+	r.cfg.APIServerPort, r.cfg.RegistryPort, r.cfg.PortMappings = c.apiServer, c.registry, slices.Clone(c.mappings)
+}
+
+// asked reports whether the user chose host port port.
+func (c portChoice) asked(port int) bool {
+	return port == c.apiServer || port == c.registry || port == c.http || port == c.https ||
+		slices.ContainsFunc(c.mappings, func(pm PortMapping) bool { return pm.HostPort == port })
 }

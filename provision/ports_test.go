@@ -29,3 +29,17 @@ func TestUnreservedPort(t *testing.T) {
 		t.Fatalf("unreservedPort error = %v, want the picker's", err)
 	}
 }
+
+func TestPortRefused(t *testing.T) {
+	err := errors.New(`failed to start node container: Error response from daemon: driver failed programming external connectivity on endpoint e2e-walk-37-control-plane (740ac558f9cc): Bind for 127.0.0.1:41515 failed: port is already allocated`)
+	if got := portRefused(err); got != 41515 {
+		t.Errorf("portRefused = %d, want 41515", got)
+	}
+	if got := portRefused(errors.New("failed to start node container: no such image")); got != 0 {
+		t.Errorf("portRefused of another error = %d, want 0", got)
+	}
+	c := portChoice{https: 8443, mappings: []PortMapping{{ContainerPort: 30080, HostPort: 9080}}}
+	if !c.asked(8443) || !c.asked(9080) || c.asked(41515) {
+		t.Errorf("asked: %+v", c)
+	}
+}
