@@ -151,6 +151,9 @@ func newAgent() (*Agent, error) {
 	if err := routePodSubnet(cfg.PodSubnet); err != nil {
 		return nil, err
 	}
+	if err := masqueradePods(cfg.PodSubnet); err != nil {
+		return nil, err
+	}
 	if err := writeConfigs(cfg, cgroupRoot); err != nil {
 		return nil, err
 	}

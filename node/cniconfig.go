@@ -14,7 +14,6 @@ type cniConflist struct {
 
 type cniPlugin struct {
 	Type         string          `json:"type"`
-	IPMasq       bool            `json:"ipMasq,omitempty"`
 	MTU          int             `json:"mtu,omitempty"`
 	IPAM         *cniIPAM        `json:"ipam,omitempty"`
 	Capabilities map[string]bool `json:"capabilities,omitempty"`

@@ -59,11 +59,11 @@ func resetPodAddresses(hostLocalDir, stickyDir string) error {
 			return err
 		}
 	}
-	now := time.Now()
+	// Writing (truncating) the mark sets its modification time to now.
 	if err := os.WriteFile(boot, nil, 0o644); err != nil {
 		return fmt.Errorf("pod addresses: %w", err)
 	}
-	return os.Chtimes(boot, now, now)
+	return nil
 }
 
 // pruneRecords removes the records last written before since.

@@ -67,17 +67,22 @@ func routePodSubnet(podSubnet string) error {
 	if err := os.WriteFile("/proc/sys/net/ipv4/icmp_ratemask", []byte(icmpRateMask), 0o644); err != nil {
 		return fmt.Errorf("set icmp_ratemask: %w", err)
 	}
+	return nil
+}
+
+// podMasqChain (nat) masquerades what pods send out of the pod subnet.
+const podMasqChain = "SKIFF-POD-MASQ"
+
+// masqueradePods installs podMasqChain at every boot, as ptp's ipMasq
+// would per pod: one rule set instead of five iptables runs in every
+// sandbox's set-up and teardown, which wait for kube-proxy's lock while a
+// node starts.
+func masqueradePods(podSubnet string) error {
 	if err := restoreRules("iptables-restore", podMasqueradeRules(podSubnet)); err != nil {
 		return fmt.Errorf("masquerade the pod subnet: %w", err)
 	}
 	return nil
 }
-
-// podMasqChain (nat) masquerades what pods send out of the pod subnet, as
-// ptp's ipMasq would per pod: one rule set at boot instead of five
-// iptables runs in every sandbox's set-up and teardown, which wait for
-// kube-proxy's lock while a node starts.
-const podMasqChain = "SKIFF-POD-MASQ"
 
 func podMasqueradeRules(podSubnet string) string {
 	return fmt.Sprintf(`*nat
