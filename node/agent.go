@@ -247,7 +247,7 @@ func (a *Agent) start(ctx context.Context) error {
 	if AddonEnabled(a.cfg, "dns") {
 		// Running only once a pod's lookup would be answered.
 		done["dns"] = make(chan struct{})
-		run("dns", []string{"kube-proxy", "addons"}, func() error { return a.waitDNS(ctx) })
+		run("dns", []string{"kube-proxy", "addons", "kube-controller-manager"}, func() error { return a.waitDNS(ctx) })
 	}
 	run("node-role", []string{"kubelet"}, func() error {
 		// The kubelet may not set node-role labels itself (NodeRestriction).

@@ -263,6 +263,33 @@ func (a *applier) replicas(ctx context.Context, namespace, name string) (int64, 
 	return n, nil
 }
 
+// podsReady reports whether the pods matching selector exist and each
+// turned Ready at since or later (a restarted node's pods keep the Ready
+// condition of the last boot until the kubelet reports again).
+func (a *applier) podsReady(ctx context.Context, namespace, selector string, since time.Time) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, applyAttempt)
+	defer cancel()
+	list, err := a.dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}).Namespace(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil || len(list.Items) == 0 {
+		return false, err
+	}
+	for _, pod := range list.Items {
+		conds, _, _ := unstructured.NestedSlice(pod.Object, "status", "conditions")
+		ready := false
+		for _, c := range conds {
+			m, _ := c.(map[string]any)
+			at, _ := time.Parse(time.RFC3339, fmt.Sprint(m["lastTransitionTime"]))
+			if m["type"] == "Ready" && m["status"] == "True" && !at.Before(since) {
+				ready = true
+			}
+		}
+		if !ready {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 // decodeManifest splits a multi-document YAML stream into objects, skipping
 // empty documents.
 func decodeManifest(manifest []byte) ([]*unstructured.Unstructured, error) {

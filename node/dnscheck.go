@@ -27,7 +27,19 @@ func (a *Agent) waitDNS(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return waitReady(ctx, dnsAnswers(net.JoinHostPort(a.cfg.DNSIP, "53"), netip.MustParseAddr(api)), func() error { return nil }, startTimeout)
+	answers := dnsAnswers(net.JoinHostPort(a.cfg.DNSIP, "53"), netip.MustParseAddr(api))
+	since := a.started.Truncate(time.Second)
+	check := func(ctx context.Context) error {
+		// Answered through the last boot's EndpointSlice, which CoreDNS's
+		// kept address makes right, the Service would still lose its
+		// endpoint if the controller manager (which this step follows)
+		// saw the restarted pod not Ready yet: wait for that Ready too.
+		if ok, err := ap.podsReady(ctx, "kube-system", "k8s-app=kube-dns", since); err != nil || !ok {
+			return fmt.Errorf("CoreDNS not Ready since this boot (%v)", err)
+		}
+		return answers(ctx)
+	}
+	return waitReady(ctx, check, func() error { return nil }, startTimeout)
 }
 
 // dnsAnswers passes once the cluster DNS Service, queried from the node
