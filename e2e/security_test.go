@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -114,6 +117,30 @@ func TestKubeletServingCert(t *testing.T) {
 		t.Logf("modes:\n%s", r.stdout)
 		if keys < 5 || !strings.Contains(r.stdout, "/var/lib/skiff/pki/kubelet.key") || !strings.Contains(r.stdout, "/var/lib/skiff/addons/") {
 			t.Errorf("expected the PKI keys, kubelet.key and addon manifests, found:\n%s", r.stdout)
+		}
+	})
+
+	// A new pod's ConfigMaps must not wait for the Node authorizer's graph
+	// (the kubelet's refused list backs off a second or more), and the node
+	// must still read only its pods' Secrets. Asked for a namespace no pod
+	// uses, where the graph alone would refuse both.
+	t.Run("the node reads ConfigMaps without the authorizer's graph, not Secrets", func(t *testing.T) {
+		c.t = t
+		for resource, want := range map[string]bool{"configmaps": true, "secrets": false} {
+			sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+				User:   "system:node:" + node,
+				Groups: []string{"system:nodes", "system:authenticated"},
+				ResourceAttributes: &authorizationv1.ResourceAttributes{
+					Namespace: "e2e-no-pods-here", Verb: "list", Resource: resource,
+				},
+			}}
+			got, err := c.clientset().AuthorizationV1().SubjectAccessReviews().Create(context.Background(), sar, metav1.CreateOptions{})
+			if err != nil {
+				t.Fatalf("SubjectAccessReview: %v", err)
+			}
+			if got.Status.Allowed != want {
+				t.Errorf("node %s may list %s in a namespace without its pods: %t, want %t (%s)", node, resource, got.Status.Allowed, want, got.Status.Reason)
+			}
 		}
 	})
 }

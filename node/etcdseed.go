@@ -152,6 +152,11 @@ func makeEtcdSeed(ctx context.Context, out, crdsOut string) error {
 		return err
 	}
 	crds, err := seedUpstreamCRDs(ctx, ap, AddonFilesDir)
+	if err == nil {
+		if err = ap.apply(ctx, []byte(nodeConfigMaps)); err != nil {
+			err = fmt.Errorf("apply the node's ConfigMap role: %w", err)
+		}
+	}
 	stopAPI()
 	if err != nil {
 		return fmt.Errorf("%w\n%s", err, textutil.Tail(logs.String(), 20))
