@@ -83,7 +83,7 @@ func testLifecycle(t *testing.T, c *cluster, rel *images.Manifest) {
 	t.Run("status reports every component running", func(t *testing.T) {
 		c.t = t
 		st := status(c)
-		want := []string{"containerd", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"}
+		want := []string{"containerd", "etcd", "kube-apiserver", "kube-controllers", "kubelet"}
 		got := map[string]bool{}
 		for _, comp := range st.Components {
 			got[comp.Name] = comp.Running

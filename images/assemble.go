@@ -30,7 +30,7 @@ const (
 )
 
 // kubeCommands are the names the multi-call Kubernetes binary answers to.
-var kubeCommands = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"}
+var kubeCommands = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kube-controllers", "kubectl"}
 
 // LabelPrefix prefixes the version labels on node images.
 const LabelPrefix = "dev.skiff.version."

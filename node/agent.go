@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -190,6 +191,9 @@ func (a *Agent) start(ctx context.Context) error {
 	}
 	for _, u := range a.units {
 		done[u.name] = make(chan struct{})
+		for _, m := range u.members {
+			done[m.Name] = make(chan struct{})
+		}
 	}
 	errc := make(chan error, len(done))
 	l, err := net.Listen("tcp", kubeletAPIAddr)
@@ -224,9 +228,15 @@ func (a *Agent) start(ctx context.Context) error {
 	run("seed-crds", []string{"etcd"}, func() error { return pruneSeedCRDs(ctx, a.seeded, enabledAddons(a.cfg)) })
 	for _, u := range a.units {
 		run(u.name, u.after, func() error { return a.startUnit(ctx, u) })
+		for _, m := range u.members {
+			run(m.Name, append([]string{u.name}, m.after...), func() error { return a.waitMember(ctx, u.name, m) })
+		}
 	}
 	run("api-healthy", []string{"kube-apiserver"}, func() error {
-		return waitReady(ctx, httpReady(apiHealthyURL(), adminTLS), func() error { return nil }, startTimeout)
+		if err := waitReady(ctx, httpReady(apiHealthyURL(), adminTLS), func() error { return nil }, startTimeout); err != nil {
+			return err
+		}
+		return os.WriteFile(apiHealthyMark, nil, 0o644)
 	})
 	run("api-bootstrapped", []string{"kube-apiserver"}, func() error {
 		return waitReady(ctx, bootstrapped(a.booted), func() error { return nil }, startTimeout)
@@ -270,6 +280,15 @@ func (a *Agent) start(ctx context.Context) error {
 }
 
 func (a *Agent) startUnit(ctx context.Context, u component) error {
+	if len(u.members) > 0 {
+		data, err := json.Marshal(u.members)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(membersFile(u.name), data, 0o600); err != nil {
+			return err
+		}
+	}
 	p := &supervisor.Process{
 		Name:    u.name,
 		Path:    u.path,
@@ -285,12 +304,29 @@ func (a *Agent) startUnit(ctx context.Context, u component) error {
 	return startAndWait(ctx, p, u.ready, startTimeout)
 }
 
-// startAndWait starts p and waits until check passes. It gives up after
-// timeout, or as soon as p has exited bootExits times.
+// startAndWait starts p and waits until check, if any, passes. It gives up
+// after timeout, or as soon as p has exited bootExits times.
 func startAndWait(ctx context.Context, p *supervisor.Process, check readyCheck, timeout time.Duration) error {
 	if err := p.Start(ctx); err != nil {
 		return err
 	}
+	if check == nil {
+		return nil
+	}
+	return waitProcess(ctx, p.Name, p, check, timeout)
+}
+
+// waitMember waits for a member of the process unit to be ready.
+func (a *Agent) waitMember(ctx context.Context, unit string, m member) error {
+	a.mu.Lock()
+	p := a.procs[unit]
+	a.mu.Unlock()
+	return waitProcess(ctx, m.Name, p, m.ready, startTimeout)
+}
+
+// waitProcess waits until check passes for the component name, which p
+// runs, giving up after timeout or once p has exited bootExits times.
+func waitProcess(ctx context.Context, name string, p *supervisor.Process, check readyCheck, timeout time.Duration) error {
 	crashing := func() error {
 		if st := p.Status(); st.Exits >= bootExits {
 			return fmt.Errorf("exited %d times without becoming ready, last: %s", st.Exits, st.LastExit)
@@ -298,7 +334,7 @@ func startAndWait(ctx context.Context, p *supervisor.Process, check readyCheck, 
 		return nil
 	}
 	if err := waitReady(ctx, check, crashing, timeout); err != nil {
-		return &ComponentError{Name: p.Name, Err: err, Log: p.LogFile, Tail: textutil.TailFile(p.LogFile, 20)}
+		return &ComponentError{Name: name, Err: err, Log: p.LogFile, Tail: textutil.TailFile(p.LogFile, 20)}
 	}
 	return nil
 }

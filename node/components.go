@@ -29,7 +29,31 @@ type component struct {
 	ready readyCheck
 	// kube: a command of the multi-call Kubernetes binary, whose GC settles.
 	kube bool
+	// members: the Kubernetes components this process runs (kube-controllers),
+	// in start order; each is ready on its own check.
+	members []member
 }
+
+// member is a Kubernetes component inside a kube-controllers process. The
+// multi-call binary reads the exported fields as JSON (membersFile) and
+// starts each member once the one before it serves.
+type member struct {
+	Name    string   `json:"name"`
+	Args    []string `json:"args"`
+	Serving string   `json:"serving"`
+	// AfterFile is a mark the agent writes when what the member waits for
+	// is ready (apiHealthyMark).
+	AfterFile string `json:"afterFile,omitempty"`
+	after     []string
+	ready     readyCheck
+}
+
+// membersFile is where the agent writes the members of the process name.
+func membersFile(name string) string { return filepath.Join(RunDir, name+".json") }
+
+// apiHealthyMark exists once the API server's /healthz has passed in this
+// boot (/run is the node's tmpfs).
+var apiHealthyMark = filepath.Join(RunDir, "api-healthy")
 
 // Each component is a Go program whose heap, at the default GOGC of 100,
 // grows to twice what it holds before a collection. At 25 an idle node's
@@ -252,24 +276,31 @@ func components(c *Config, ip string) []component {
 		}, ready: httpReady("http://127.0.0.1:2381/health", nil)},
 		{name: "kube-apiserver", kube: true, path: "/usr/local/bin/kube-apiserver", args: apiserver, after: []string{"etcd", "seed-crds"},
 			ready: httpReady(apiServingURL(), adminTLS)},
-		// The controller manager polls the API server's /healthz once a
-		// second before it starts any controller, and /healthz waits for
-		// the bootstrap hooks, which wait a second before they begin: it
-		// started its controllers up to a second after /healthz passed.
-		// Started once the agent (polling every 100 ms) sees it pass,
-		// its first poll passes.
-		{name: "kube-controller-manager", kube: true, path: "/usr/local/bin/kube-controller-manager", args: controllerManager,
-			after: []string{"api-healthy"}, ready: httpReady("https://127.0.0.1:10257/healthz", insecureTLS)},
-		{name: "kube-scheduler", kube: true, path: "/usr/local/bin/kube-scheduler", args: scheduler,
-			after: []string{"api-bootstrapped"}, ready: httpReady("https://127.0.0.1:10259/healthz", insecureTLS)},
+		// The scheduler, kube-proxy and the controller manager share one
+		// process: each process of the multi-call binary idles at about
+		// 14 MiB for its packages' own state.
+		{name: "kube-controllers", kube: true, path: "/usr/local/bin/kube-controllers",
+			args: []string{"--members", membersFile("kube-controllers")}, after: []string{"api-bootstrapped"},
+			members: []member{
+				{Name: "kube-scheduler", Args: scheduler, Serving: "127.0.0.1:10259",
+					ready: httpReady("https://127.0.0.1:10259/healthz", insecureTLS)},
+				{Name: "kube-proxy", Args: []string{"--config=" + kubeProxyConfig}, Serving: "127.0.0.1:10256",
+					ready: httpReady("http://127.0.0.1:10256/healthz", nil)},
+				// The controller manager polls the API server's /healthz
+				// once a second before it starts any controller, and
+				// /healthz waits for the bootstrap hooks, which wait a
+				// second before they begin: it started its controllers up
+				// to a second after /healthz passed. Started once the agent
+				// (polling every 100 ms) sees it pass, its first poll passes.
+				{Name: "kube-controller-manager", Args: controllerManager, Serving: "127.0.0.1:10257", AfterFile: apiHealthyMark,
+					after: []string{"api-healthy"}, ready: httpReady("https://127.0.0.1:10257/healthz", insecureTLS)},
+			}},
 		// The kubelet starts beside the API server: its own start-up (about
 		// a second of CPU) overlaps the API server's, and it registers the
 		// node as soon as the API answers. Its pods may reach the
 		// kubernetes Service before kube-proxy is up: routeServices.
 		{name: "kubelet", kube: true, path: "/usr/local/bin/kubelet", args: kubelet,
 			after: []string{"containerd", "forget-pods"}, ready: httpReady("http://127.0.0.1:10248/healthz", nil)},
-		{name: "kube-proxy", kube: true, path: "/usr/local/bin/kube-proxy", args: []string{"--config=" + kubeProxyConfig},
-			after: []string{"api-bootstrapped"}, ready: httpReady("http://127.0.0.1:10256/healthz", nil)},
 	}
 }
 

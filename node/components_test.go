@@ -41,20 +41,37 @@ func TestAPIServingURL(t *testing.T) {
 }
 
 // TestBootstrapOrder: only what has its roles without the bootstrap policy
-// starts before it is in etcd.
+// starts before it is in etcd, and the controller manager once /healthz
+// passes.
 func TestBootstrapOrder(t *testing.T) {
+	found := map[string]bool{}
 	for _, u := range components(&Config{ServiceSubnet: "10.96.0.0/16", PodSubnet: "10.244.0.0/16"}, "192.0.2.10") {
-		early := slices.Contains(u.after, "kube-apiserver")
-		late := slices.Contains(u.after, "api-bootstrapped")
-		switch u.name {
-		case "kube-controller-manager":
-			if !slices.Equal(u.after, []string{"api-healthy"}) {
-				t.Errorf("%s after %v, want api-healthy", u.name, u.after)
+		if u.name != "kube-controllers" {
+			continue
+		}
+		if !slices.Equal(u.after, []string{"api-bootstrapped"}) {
+			t.Errorf("%s after %v, want api-bootstrapped", u.name, u.after)
+		}
+		for _, m := range u.members {
+			found[m.Name] = true
+			switch m.Name {
+			case "kube-controller-manager":
+				if !slices.Equal(m.after, []string{"api-healthy"}) || m.AfterFile != apiHealthyMark {
+					t.Errorf("%s after %v and %q, want api-healthy and its mark", m.Name, m.after, m.AfterFile)
+				}
+			case "kube-scheduler", "kube-proxy":
+				if len(m.after) > 0 || m.AfterFile != "" {
+					t.Errorf("%s waits for %v %q, want only its process", m.Name, m.after, m.AfterFile)
+				}
 			}
-		case "kube-scheduler", "kube-proxy":
-			if early || !late {
-				t.Errorf("%s after %v, want api-bootstrapped", u.name, u.after)
+			if m.ready == nil || m.Serving == "" {
+				t.Errorf("%s has no readiness check or serving address", m.Name)
 			}
+		}
+	}
+	for _, name := range []string{"kube-controller-manager", "kube-scheduler", "kube-proxy"} {
+		if !found[name] {
+			t.Errorf("%s is not a member of kube-controllers", name)
 		}
 	}
 }
