@@ -34,8 +34,19 @@ func TestAddons(t *testing.T) {
 	e2e(t)
 	created := time.Now()
 	c := newCluster(t, "e2e-addons")
-	twoApps(c)
 	httpPort, httpsPort, registryPort := addonPorts(c)
+	// create returns once the ingress and the registry answer on their
+	// host ports: each asked once, at once.
+	direct := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+	for _, u := range []string{fmt.Sprintf("http://127.0.0.1:%d/", httpPort), fmt.Sprintf("http://127.0.0.1:%d/v2/", registryPort)} {
+		resp, err := direct.Get(u)
+		if err != nil {
+			t.Errorf("right after create, GET %s: %v", u, err)
+			continue
+		}
+		resp.Body.Close()
+	}
+	twoApps(c)
 
 	t.Run("metrics: kubectl top within a minute of create", func(t *testing.T) {
 		c.t = t

@@ -87,7 +87,7 @@ func (p *Provider) addonStatuses(ctx context.Context, name string, cs *kubernete
 		}
 		if st.Enabled {
 			var err error
-			st.Healthy, st.Detail, err = workloadsReady(ctx, cs, workloads, time.Time{}, nil)
+			st.Healthy, st.Detail, err = workloadsReady(ctx, cs, workloads, time.Time{}, nil, nil)
 			if err != nil {
 				st.Detail = firstLine(err.Error())
 			}
@@ -191,7 +191,7 @@ func (p *Provider) SetAddon(ctx context.Context, name, addon string, enable bool
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	return poll(wctx, func(ctx context.Context) (bool, string, error) {
-		ok, why, err := workloadsReady(ctx, cs, workloads, time.Time{}, nil)
+		ok, why, err := workloadsReady(ctx, cs, workloads, time.Time{}, nil, nil)
 		// Without the ingress addon nothing serves the class.
 		if ok && addon == "gateway" && ingress {
 			why = unacceptedGatewayClass(ctx, cs)
@@ -248,8 +248,9 @@ func (p *Provider) clientset(ctx context.Context, name string) (*kubernetes.Clie
 // (since the given time: after a restart, older conditions are stale) as it
 // wants, and otherwise which one is not. A pod that keeps crashing is an
 // error: waiting longer would not help. seen discounts restarts from before
-// since (nil: none).
-func workloadsReady(ctx context.Context, cs *kubernetes.Clientset, workloads []addons.Workload, since time.Time, seen restartBaseline) (bool, string, error) {
+// since (nil: none). A pod of a workload in answering (hostAnswers) also
+// counts once it runs, started since, and its URL answers.
+func workloadsReady(ctx context.Context, cs *kubernetes.Clientset, workloads []addons.Workload, since time.Time, seen restartBaseline, answering map[string]string) (bool, string, error) {
 	for _, w := range workloads {
 		var want int32
 		var selector *metav1.LabelSelector
@@ -282,15 +283,27 @@ func workloadsReady(ctx context.Context, cs *kubernetes.Clientset, workloads []a
 			return false, "listing pods: " + firstLine(err.Error()), nil
 		}
 		var ready int32
+		answered := -1 // not asked yet
 		for i := range pods.Items {
-			if pods.Items[i].DeletionTimestamp != nil {
+			p := &pods.Items[i]
+			if p.DeletionTimestamp != nil {
 				continue // on its way out: an addon just disabled and enabled again still has it
 			}
-			if err := crashLooping(ctx, cs, &pods.Items[i], seen, since); err != nil {
+			if err := crashLooping(ctx, cs, p, seen, since); err != nil {
 				return false, "", err
 			}
-			if podReady(&pods.Items[i], since) {
+			if podReady(p, since) {
 				ready++
+				continue
+			}
+			if url := answering[workloadKey(w)]; url != "" && runningSince(p, since) {
+				if answered < 0 {
+					answered = 0
+					if answers(ctx, url) {
+						answered = 1
+					}
+				}
+				ready += int32(answered)
 			}
 		}
 		if ready < want {

@@ -160,6 +160,7 @@ func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, clu
 		return fmt.Errorf("failed to read node start time: %w", err)
 	}
 	since = since.Truncate(time.Second)
+	answering := hostAnswers(c, nc, reports)
 	seen := restartBaseline{}
 	agent := p.watchAgent(cluster)
 	return poll(ctx, func(ctx context.Context) (bool, string, error) {
@@ -175,7 +176,7 @@ func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, clu
 		if !nodeReady(n, since) {
 			return false, "node " + nodeName + " not Ready", nil
 		}
-		if ok, why, err := workloadsReady(ctx, cs, workloads, since, seen); err != nil || !ok {
+		if ok, why, err := workloadsReady(ctx, cs, workloads, since, seen, answering); err != nil || !ok {
 			return false, why, err
 		}
 		if _, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {
