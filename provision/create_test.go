@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -251,5 +252,28 @@ func keys(m map[string]bool) func(func(string) bool) {
 				return
 			}
 		}
+	}
+}
+
+// TestPortRefusalIsNotPrivileges: Docker's refusal of a host port is an
+// Internal error, like its refusal of --privileged; it must not make skiff
+// remember the engine as refusing --privileged, nor retry without it.
+func TestPortRefusalIsNotPrivileges(t *testing.T) {
+	f := newFakeEngine()
+	f.fail["ContainerStart"] = fmt.Errorf("%w: driver failed programming external connectivity: Bind for 127.0.0.1:41515 failed: port is already allocated", cerrdefs.ErrInternal)
+	if _, err := fakeCreate(t, f); err == nil || portRefused(err) != 41515 {
+		t.Fatalf("create = %v, want the port refusal", err)
+	}
+	if privilegedRefused("fake-engine") {
+		t.Error("a refused port marked the engine as refusing --privileged")
+	}
+	starts := 0
+	for _, c := range f.calls {
+		if c == "ContainerStart" {
+			starts++
+		}
+	}
+	if starts != portRetries {
+		t.Errorf("%d container starts, want %d (the port re-picks, all privileged)", starts, portRetries)
 	}
 }

@@ -75,7 +75,9 @@ func (r *createRun) startNode(ctx context.Context) error {
 			r.p.logf("node container %s started (privileged: %t)", NodeName(r.cfg.Name), privileged)
 			return nil
 		}
-		if !privileged || !cerrdefs.IsInternal(err) && !strings.Contains(err.Error(), "operation not permitted") {
+		// A host port Docker refused is an Internal error too, and no
+		// answer about privileges.
+		if !privileged || portRefused(err) != 0 || !cerrdefs.IsInternal(err) && !strings.Contains(err.Error(), "operation not permitted") {
 			return err
 		}
 		r.p.logf("--privileged refused (%v); using the explicit capability set", err)
