@@ -74,7 +74,7 @@ func headline(idle time.Duration) []metric {
 		{key: "time_to_k8s_app_s", label: "test app loaded, Deployment + Service applied → pod Running"},
 		{key: "time_to_k8s_dns_s", label: "app Running → `hello get http://bench-app/` answers from its pod"},
 		{key: "time_to_k8s_over_floor", label: "time_to_k8s_s ÷ floor_s"},
-		{key: "create_s", label: "create → what create waits for is Ready"},
+		{key: "create_s", label: "create → what create waits for"},
 		{key: "floor_s", label: "container + etcd + kube-apiserver from the same binaries to /readyz"},
 		{key: "create_over_floor", label: "create_s ÷ floor_s"},
 		{key: "container_start_s", label: "a trivial command in the node image"},
@@ -85,7 +85,7 @@ func headline(idle time.Duration) []metric {
 		{key: "idle_cpu_pct", label: fmt.Sprintf("node container CPU over %s idle, %% of one core", idleText(idle))},
 		{key: "delete_s"},
 		{key: "stop_s"},
-		{key: "start_s", label: "start after stop → all Ready"},
+		{key: "start_s", label: "start after stop → what start waits for"},
 		{key: "snapshot_save_s", label: "snapshot of the running cluster, app + 100 MiB PVC"},
 		{key: "clone_s", label: "create --from the snapshot → its app answering through its Service"},
 	}

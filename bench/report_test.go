@@ -63,7 +63,7 @@ func TestMarkdown(t *testing.T) {
 		"| metric | min | median | max |\n" +
 		"|---|---|---|---|\n" +
 		"| `time_to_k8s_s` (create + test app Running + its Service name answering from a pod) | 19.0 | 20.0 | 21.0 |\n" +
-		"| `create_s` (create → what create waits for is Ready) | 17.0 | 18.0 | 19.0 |\n" +
+		"| `create_s` (create → what create waits for) | 17.0 | 18.0 | 19.0 |\n" +
 		"| `first_create_s` (the first create from a just-built node image) | 33.3 |  |  |\n" +
 		"| `idle_cpu_pct` (node container CPU over 60 s idle, % of one core) | 3.2 | 3.2 | 3.2 |\n" +
 		"| `image_mib` (node image, uncompressed) | 611 |  |  |\n" +
