@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -283,7 +284,9 @@ func workloadsReady(ctx context.Context, cs *kubernetes.Clientset, workloads []a
 			return false, "listing pods: " + firstLine(err.Error()), nil
 		}
 		var ready int32
-		answered := -1 // not asked yet
+		// Asked at most once per check, and only for a running pod.
+		url := answering[workloadKey(w)]
+		served := sync.OnceValue(func() bool { return url != "" && answers(ctx, url) })
 		for i := range pods.Items {
 			p := &pods.Items[i]
 			if p.DeletionTimestamp != nil {
@@ -292,18 +295,8 @@ func workloadsReady(ctx context.Context, cs *kubernetes.Clientset, workloads []a
 			if err := crashLooping(ctx, cs, p, seen, since); err != nil {
 				return false, "", err
 			}
-			if podReady(p, since) {
+			if podReady(p, since) || runningSince(p, since) && served() {
 				ready++
-				continue
-			}
-			if url := answering[workloadKey(w)]; url != "" && runningSince(p, since) {
-				if answered < 0 {
-					answered = 0
-					if answers(ctx, url) {
-						answered = 1
-					}
-				}
-				ready += int32(answered)
 			}
 		}
 		if ready < want {
