@@ -185,44 +185,21 @@ func newAgent() (*Agent, error) {
 // start launches every component as soon as its dependencies are ready, and
 // returns when all are ready or one failed.
 func (a *Agent) start(ctx context.Context) error {
-	done := map[string]chan struct{}{}
-	for _, name := range []string{"forget-pods", "seed-crds", "api-healthy", "api-bootstrapped", "addons", "node-role"} {
-		done[name] = make(chan struct{})
-	}
-	for _, u := range a.units {
-		done[u.name] = make(chan struct{})
-		for _, m := range u.members {
-			done[m.Name] = make(chan struct{})
-		}
-	}
-	errc := make(chan error, len(done))
 	l, err := net.Listen("tcp", kubeletAPIAddr)
 	if err != nil {
 		return fmt.Errorf("the kubelet's API proxy: %w", err)
 	}
 	go holdAPI(ctx, l, fmt.Sprintf("127.0.0.1:%d", APIServerPort))
-	var wg sync.WaitGroup
+	// Every step is listed first and launched after: each one's channel
+	// exists before any goroutine reads the map.
+	type step struct {
+		name  string
+		after []string
+		fn    func() error
+	}
+	var steps []step
 	run := func(name string, after []string, fn func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, dep := range after {
-				select {
-				case <-done[dep]:
-				case <-ctx.Done():
-					return
-				}
-			}
-			if err := fn(); err != nil {
-				if !errors.As(err, new(*ComponentError)) {
-					err = fmt.Errorf("%s: %w", name, err) // a ComponentError names it
-				}
-				errc <- err
-				return
-			}
-			a.markReady(name)
-			close(done[name])
-		}()
+		steps = append(steps, step{name, after, fn})
 	}
 	run("forget-pods", []string{"containerd"}, func() error { return forgetPods(ctx, containerdSocket) })
 	run("seed-crds", []string{"etcd"}, func() error { return pruneSeedCRDs(ctx, a.seeded, enabledAddons(a.cfg)) })
@@ -246,7 +223,6 @@ func (a *Agent) start(ctx context.Context) error {
 		if inAgentWanted(a.cfg, ad.name) {
 			// Serving before the node is Running, so that a create's
 			// caller can rely on its policies and addresses.
-			done[ad.name] = make(chan struct{})
 			run(ad.name, []string{"kube-apiserver"}, func() error {
 				err := ad.set(ctx, true)
 				a.writeStatus()
@@ -256,7 +232,6 @@ func (a *Agent) start(ctx context.Context) error {
 	}
 	if AddonEnabled(a.cfg, "dns") {
 		// Running only once a pod's lookup would be answered.
-		done["dns"] = make(chan struct{})
 		run("dns", []string{"kube-proxy", "addons", "kube-controller-manager"}, func() error { return a.waitDNS(ctx) })
 	}
 	run("node-role", []string{"kubelet"}, func() error {
@@ -267,6 +242,34 @@ func (a *Agent) start(ctx context.Context) error {
 		}
 		return ap.labelNode(ctx, a.cfg.NodeName, "node-role.kubernetes.io/control-plane")
 	})
+	done := make(map[string]chan struct{}, len(steps))
+	for _, st := range steps {
+		done[st.name] = make(chan struct{})
+	}
+	errc := make(chan error, len(steps))
+	var wg sync.WaitGroup
+	for _, st := range steps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, dep := range st.after {
+				select {
+				case <-done[dep]:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if err := st.fn(); err != nil {
+				if !errors.As(err, new(*ComponentError)) {
+					err = fmt.Errorf("%s: %w", st.name, err) // a ComponentError names it
+				}
+				errc <- err
+				return
+			}
+			a.markReady(st.name)
+			close(done[st.name])
+		}()
+	}
 	go func() { wg.Wait(); close(errc) }()
 	if err := <-errc; err != nil {
 		return err
