@@ -30,6 +30,7 @@ package addons
 import (
 	"bytes"
 	"embed"
+	"encoding/base64"
 	"fmt"
 	"io/fs"
 	"net"
@@ -67,6 +68,10 @@ type Values struct {
 	Gateway bool
 	// KubeProxyMode is kube-proxy's mode (netpol refuses ipvs).
 	KubeProxyMode string
+	// CA is the cluster CA's certificate (PEM), which the API server
+	// verifies metrics-server's serving certificate MetricsCert (PEM, key
+	// MetricsKey) against (required by metrics).
+	CA, MetricsCert, MetricsKey []byte
 	// Images are the node image's preloaded images by their entry in
 	// images/versions.yaml (Manifest.Images): manifests name them with
 	// {{image "coredns"}}, so no version is written twice.
@@ -121,7 +126,7 @@ func Render(name string, v Values) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		t, err := template.New(f).Option("missingkey=error").Funcs(template.FuncMap{"join": strings.Join, "image": v.image}).Parse(string(src))
+		t, err := template.New(f).Option("missingkey=error").Funcs(template.FuncMap{"join": strings.Join, "image": v.image, "base64": base64.StdEncoding.EncodeToString}).Parse(string(src))
 		if err != nil {
 			return nil, fmt.Errorf("failed to parse addon manifest %s: %w", f, err)
 		}
@@ -154,6 +159,10 @@ func Requires(name string, v Values) error {
 		}
 		if v.RegistryNodePort <= 0 || v.RegistryNodePort > 65535 {
 			return fmt.Errorf("addon registry: no port for the registry in the node")
+		}
+	case "metrics":
+		if len(v.CA) == 0 || len(v.MetricsCert) == 0 || len(v.MetricsKey) == 0 {
+			return fmt.Errorf("addon metrics: the node has no serving certificate for metrics-server from the cluster CA")
 		}
 	case "loadbalancer":
 		if _, _, err := net.ParseCIDR(v.LoadBalancerPool); err != nil {

@@ -6,6 +6,7 @@ package addons
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"io"
 	"maps"
@@ -20,7 +21,8 @@ import (
 	"github.com/skiff-k8s/skiff/images"
 )
 
-var testValues = Values{DNSIP: "10.96.0.10", ClusterDomain: "cluster.local", PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/16", LoadBalancerPool: "172.30.128.0/24", RegistryPort: 5001, RegistryNodePort: 5000, LoadBalancer: true, Gateway: true, Images: defaultImages()}
+var testValues = Values{DNSIP: "10.96.0.10", ClusterDomain: "cluster.local", PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/16", LoadBalancerPool: "172.30.128.0/24", RegistryPort: 5001, RegistryNodePort: 5000, LoadBalancer: true, Gateway: true, Images: defaultImages(),
+	CA: []byte("ca-pem\n"), MetricsCert: []byte("metrics-cert-pem\n"), MetricsKey: []byte("metrics-key-pem\n")}
 
 func defaultImages() map[string]string {
 	m, err := images.Resolved("")
@@ -282,6 +284,54 @@ func TestMetricsFlags(t *testing.T) {
 	// It verifies the kubelet's certificate, from the cluster CA.
 	if slices.Contains(args, any("--kubelet-insecure-tls")) {
 		t.Errorf("metrics-server args %v skip verifying the kubelet", args)
+	}
+}
+
+// The API server verifies metrics-server's certificate against the cluster
+// CA, and metrics-server serves the one the node issued.
+func TestMetricsServerTLS(t *testing.T) {
+	data, err := Render("metrics", testValues)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := objects(t, data)
+	svc := find(objs, "APIService", "v1beta1.metrics.k8s.io")
+	if field(svc, "spec", "insecureSkipTLSVerify") == true {
+		t.Error("APIService v1beta1.metrics.k8s.io skips verifying metrics-server")
+	}
+	if got := field(svc, "spec", "caBundle"); got != base64.StdEncoding.EncodeToString(testValues.CA) {
+		t.Errorf("APIService caBundle %v, want the cluster CA", got)
+	}
+	secret := find(objs, "Secret", "metrics-server-tls")
+	if field(secret, "data", "tls.crt") != base64.StdEncoding.EncodeToString(testValues.MetricsCert) || field(secret, "data", "tls.key") != base64.StdEncoding.EncodeToString(testValues.MetricsKey) {
+		t.Errorf("Secret metrics-server-tls: %v", secret)
+	}
+	dep := find(objs, "Deployment", "metrics-server")
+	vols, _ := field(dep, "spec", "template", "spec", "volumes").([]any)
+	mounted := ""
+	for _, v := range vols {
+		if m, _ := v.(map[string]any); field(m, "secret", "secretName") == "metrics-server-tls" {
+			mounted, _ = m["name"].(string)
+		}
+	}
+	c := containers(dep)[0]
+	mounts, _ := c["volumeMounts"].([]any)
+	if !slices.ContainsFunc(mounts, func(v any) bool {
+		m, _ := v.(map[string]any)
+		return mounted != "" && m["name"] == mounted && m["mountPath"] == "/tls"
+	}) {
+		t.Errorf("Secret metrics-server-tls not mounted at /tls: volumes %v, mounts %v", vols, mounts)
+	}
+	args, _ := c["args"].([]any)
+	for _, want := range []string{"--tls-cert-file=/tls/tls.crt", "--tls-private-key-file=/tls/tls.key"} {
+		if !slices.Contains(args, any(want)) {
+			t.Errorf("metrics-server args %v lack %s", args, want)
+		}
+	}
+	v := testValues
+	v.MetricsKey = nil
+	if _, err := Render("metrics", v); err == nil {
+		t.Error("Render(metrics) without a serving key succeeded")
 	}
 }
 
@@ -583,5 +633,34 @@ func TestProbesAndGC(t *testing.T) {
 		if !seen[cname] {
 			t.Errorf("no container %s in the addons", cname)
 		}
+	}
+}
+
+// A new node carries the taint node.kubernetes.io/not-ready until the
+// controller manager's node lifecycle controller has seen it Ready; the
+// addons' pods are scheduled without waiting for that.
+func TestDeploymentsTolerateNewNode(t *testing.T) {
+	n := 0
+	for _, name := range Names() {
+		data, err := Render(name, testValues)
+		if err != nil {
+			t.Fatalf("Render(%s): %v", name, err)
+		}
+		for _, o := range objects(t, data) {
+			if o["kind"] != "Deployment" {
+				continue
+			}
+			n++
+			list, _ := field(o, "spec", "template", "spec", "tolerations").([]any)
+			if !slices.ContainsFunc(list, func(v any) bool {
+				m, _ := v.(map[string]any)
+				return m["key"] == "node.kubernetes.io/not-ready" && m["effect"] == "NoSchedule" && (m["operator"] == nil || m["operator"] == "Exists")
+			}) {
+				t.Errorf("%s: Deployment %v does not tolerate node.kubernetes.io/not-ready:NoSchedule: %v", name, field(o, "metadata", "name"), list)
+			}
+		}
+	}
+	if n < 5 {
+		t.Errorf("%d Deployments in the addons, want at least 5", n)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"net"
 	"strconv"
@@ -19,7 +20,8 @@ import (
 // TestKubeletServingCert checks that nothing talks to the kubelet without
 // verifying it: its serving certificate comes from the cluster CA and names
 // the node's address, the API server is told to verify it, metrics-server
-// does too, and logs, exec and metrics still work; that the API server's
+// does too (and the API server verifies metrics-server against the cluster
+// CA), and logs, exec and metrics still work; that the API server's
 // certificate names the node address it advertises; and that private keys
 // in the node, rendered addon manifests included, are readable by root only.
 func TestKubeletServingCert(t *testing.T) {
@@ -59,11 +61,22 @@ func TestKubeletServingCert(t *testing.T) {
 		}
 	})
 
-	t.Run("metrics-server verifies the kubelet and kubectl top works", func(t *testing.T) {
+	t.Run("metrics-server and the API server verify each other and kubectl top works", func(t *testing.T) {
 		c.t = t
 		args := c.kubectl("get", "deployment", "-n", "kube-system", "metrics-server", "-o", "jsonpath={.spec.template.spec.containers[0].args}")
 		if strings.Contains(args, "insecure") || !strings.Contains(args, "--kubelet-certificate-authority=") {
 			t.Fatalf("metrics-server args %s", args)
+		}
+		// The aggregator checks metrics-server's certificate against the
+		// APIService's caBundle, the cluster CA; top below answers only
+		// through it.
+		if skip := c.kubectl("get", "apiservice", "v1beta1.metrics.k8s.io", "-o", "jsonpath={.spec.insecureSkipTLSVerify}"); skip == "true" {
+			t.Fatal("APIService v1beta1.metrics.k8s.io skips verifying metrics-server's certificate")
+		}
+		bundle, err := base64.StdEncoding.DecodeString(c.kubectl("get", "apiservice", "v1beta1.metrics.k8s.io", "-o", "jsonpath={.spec.caBundle}"))
+		ca := c.kubectl("get", "configmap", "-n", "kube-system", "kube-root-ca.crt", "-o", `jsonpath={.data.ca\.crt}`)
+		if err != nil || strings.TrimSpace(string(bundle)) != strings.TrimSpace(ca) || ca == "" {
+			t.Fatalf("APIService v1beta1.metrics.k8s.io caBundle (%v):\n%s\nwant the cluster CA:\n%s", err, bundle, ca)
 		}
 		deadline := time.Now().Add(2 * time.Minute)
 		for {

@@ -143,6 +143,9 @@ func newAgent() (*Agent, error) {
 	if err := ensureAPIServerCert(PKIDir, ip); err != nil {
 		return nil, err
 	}
+	if err := ensureMetricsServerCert(PKIDir); err != nil {
+		return nil, err
+	}
 	if err := isolateRegistry(registryNodePort(cfg)); err != nil {
 		return nil, err
 	}

@@ -8,14 +8,15 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	certs "github.com/skiff-k8s/skiff/provision/pki"
 )
 
-// kubeletRenewBefore is how long before expiry the kubelet's serving
-// certificate is replaced at boot.
-const kubeletRenewBefore = 30 * 24 * time.Hour
+// servingRenewBefore is how long before expiry a serving certificate the
+// agent issues is replaced at boot.
+const servingRenewBefore = 30 * 24 * time.Hour
 
 // ensureKubeletCert gives the kubelet a serving certificate from the
 // cluster CA in dir that names the node and its address ip. The API server
@@ -23,13 +24,33 @@ const kubeletRenewBefore = 30 * 24 * time.Hour
 // Docker may give the container another address at every start, so it is
 // checked at every boot and reissued only when it no longer fits.
 func ensureKubeletCert(dir, nodeName, ip string) error {
-	crtFile, keyFile := filepath.Join(dir, "kubelet.crt"), filepath.Join(dir, "kubelet.key")
+	return ensureServingCert(dir, "kubelet", nodeName, nodeName, ip, "localhost", "127.0.0.1")
+}
+
+// Names of metrics-server's serving certificate: the API server's
+// aggregator dials its Service by the first and verifies it against the
+// APIService's caBundle, the cluster CA.
+var metricsServerNames = []string{"metrics-server.kube-system.svc", "metrics-server.kube-system.svc." + clusterDomain}
+
+// ensureMetricsServerCert gives metrics-server a serving certificate from
+// the cluster CA in dir, so that the API server verifies it instead of
+// skipping verification (upstream's manifest), and metrics-server does not
+// generate a key at every start.
+func ensureMetricsServerCert(dir string) error {
+	return ensureServingCert(dir, "metrics-server", metricsServerNames[0], metricsServerNames...)
+}
+
+// ensureServingCert keeps dir/base.crt and dir/base.key a serving
+// certificate from the cluster CA in dir for every one of names, issuing a
+// new one when it is missing, does not fit or expires within
+// servingRenewBefore.
+func ensureServingCert(dir, base, commonName string, names ...string) error {
+	crtFile, keyFile := filepath.Join(dir, base+".crt"), filepath.Join(dir, base+".key")
 	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
 	if err != nil {
 		return fmt.Errorf("failed to read cluster CA: %w", err)
 	}
-	names := []string{nodeName, ip, "localhost", "127.0.0.1"}
-	why := checkServingCert(caPEM, crtFile, keyFile, names, time.Now().Add(kubeletRenewBefore))
+	why := checkServingCert(caPEM, crtFile, keyFile, names, time.Now().Add(servingRenewBefore))
 	if why == nil {
 		return nil
 	}
@@ -37,9 +58,9 @@ func ensureKubeletCert(dir, nodeName, ip string) error {
 	if err != nil {
 		return fmt.Errorf("failed to read cluster CA key: %w", err)
 	}
-	crt, key, err := certs.IssueServingCert(caPEM, caKey, nodeName, names...)
+	crt, key, err := certs.IssueServingCert(caPEM, caKey, commonName, names...)
 	if err != nil {
-		return fmt.Errorf("failed to issue the kubelet's serving certificate: %w", err)
+		return fmt.Errorf("failed to issue %s's serving certificate: %w", base, err)
 	}
 	// Key first: a boot interrupted in between leaves the old certificate,
 	// which does not fit either, so the next boot issues again.
@@ -49,7 +70,7 @@ func ensureKubeletCert(dir, nodeName, ip string) error {
 	if err := writeFileAtomic(crtFile, crt, 0o644); err != nil {
 		return err
 	}
-	log.Printf("issued the kubelet's serving certificate for %s, %s (%v)", nodeName, ip, why)
+	log.Printf("issued %s's serving certificate for %s (%v)", base, strings.Join(names, ", "), why)
 	return nil
 }
 

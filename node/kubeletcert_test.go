@@ -184,3 +184,31 @@ func TestEnsureAPIServerCert(t *testing.T) {
 		t.Errorf("after an address change: %v", err)
 	}
 }
+
+// metrics-server's certificate verifies for the name the aggregator dials,
+// against the cluster CA; a second boot keeps it.
+func TestEnsureMetricsServerCert(t *testing.T) {
+	dir := clusterPKI(t, t.TempDir())
+	if err := ensureMetricsServerCert(dir); err != nil {
+		t.Fatal(err)
+	}
+	first, cert := certFile(t, filepath.Join(dir, "metrics-server.crt"))
+	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, DNSName: "metrics-server.kube-system.svc", KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+		t.Errorf("metrics-server's certificate: %v", err)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "metrics-server.key")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("metrics-server.key: %v, %v; want mode 0600", st, err)
+	}
+	if err := ensureMetricsServerCert(dir); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := certFile(t, filepath.Join(dir, "metrics-server.crt")); !bytes.Equal(first, again) {
+		t.Error("a second boot issued metrics-server's certificate again")
+	}
+}
