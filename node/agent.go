@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log"
 	"maps"
@@ -193,16 +192,9 @@ func (a *Agent) start(ctx context.Context) error {
 		return fmt.Errorf("the kubelet's API proxy: %w", err)
 	}
 	go holdAPI(ctx, l, fmt.Sprintf("127.0.0.1:%d", APIServerPort))
-	// Every step is listed first and launched after: each one's channel
-	// exists before any goroutine reads the map.
-	type step struct {
-		name  string
-		after []string
-		fn    func() error
-	}
 	var steps []step
 	run := func(name string, after []string, fn func() error) {
-		steps = append(steps, step{name, after, fn})
+		steps = append(steps, step{name: name, after: after, fn: fn})
 	}
 	run("forget-pods", []string{"containerd"}, func() error { return forgetPods(ctx, containerdSocket) })
 	run("seed-crds", []string{"etcd"}, func() error { return pruneSeedCRDs(ctx, a.seeded, enabledAddons(a.cfg)) })
@@ -245,36 +237,7 @@ func (a *Agent) start(ctx context.Context) error {
 		}
 		return ap.labelNode(ctx, a.cfg.NodeName, "node-role.kubernetes.io/control-plane")
 	})
-	done := make(map[string]chan struct{}, len(steps))
-	for _, st := range steps {
-		done[st.name] = make(chan struct{})
-	}
-	errc := make(chan error, len(steps))
-	var wg sync.WaitGroup
-	for _, st := range steps {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, dep := range st.after {
-				select {
-				case <-done[dep]:
-				case <-ctx.Done():
-					return
-				}
-			}
-			if err := st.fn(); err != nil {
-				if !errors.As(err, new(*ComponentError)) {
-					err = fmt.Errorf("%s: %w", st.name, err) // a ComponentError names it
-				}
-				errc <- err
-				return
-			}
-			a.markReady(st.name)
-			close(done[st.name])
-		}()
-	}
-	go func() { wg.Wait(); close(errc) }()
-	if err := <-errc; err != nil {
+	if err := runSteps(ctx, steps, a.markReady); err != nil {
 		return err
 	}
 	a.mu.Lock()
