@@ -149,13 +149,16 @@ func (p *Provider) diagnose(ctx context.Context, name string) string {
 
 // adminFiles reads the CA and admin credentials from the node.
 func (p *Provider) adminFiles(ctx context.Context, name string) (pki.Files, error) {
+	// One copy of the directory, not one per file: Docker 20.10 re-executes
+	// dockerd for each (about 50 ms of CPU here).
+	names := []string{"ca.crt", "admin.crt", "admin.key"}
+	read, err := p.readContainerFiles(ctx, NodeName(name), path.Join(node.StateDir, "pki"), names)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the admin credentials from the node: %w", err)
+	}
 	files := pki.Files{}
-	for _, f := range []string{"pki/ca.crt", "pki/admin.crt", "pki/admin.key"} {
-		data, err := p.readNodeFile(ctx, name, path.Join(node.StateDir, f))
-		if err != nil {
-			return nil, err
-		}
-		files[f] = data
+	for _, n := range names {
+		files["pki/"+n] = read[n]
 	}
 	return files, nil
 }
