@@ -54,7 +54,7 @@ func Main(args []string) int {
 		return cmd(args[1:])
 	}
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
-	log.SetPrefix(LogPrefix)
+	log.SetPrefix("skiff-node: ")
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer cancel()
 	a, err := newAgent()
@@ -62,7 +62,6 @@ func Main(args []string) int {
 		log.Printf("boot failed: %v", err)
 		// Updated: the CLI ignores a status older than the node's start.
 		writeStatus(AgentStatus{Phase: "Failed", Error: err.Error(), Updated: time.Now()})
-		logPhase("Failed")
 		// Stay alive so `skiff export logs` and `docker exec` can look.
 		<-ctx.Done()
 		return 1
@@ -245,7 +244,6 @@ func (a *Agent) start(ctx context.Context) error {
 	a.phase = "Running"
 	a.mu.Unlock()
 	a.writeStatus()
-	logPhase("Running")
 	log.Printf("all components ready in %s", time.Since(a.started).Round(time.Millisecond))
 	return nil
 }
@@ -335,7 +333,6 @@ func (a *Agent) setError(err error) {
 	a.phase, a.startErr = "Failed", err.Error()
 	a.mu.Unlock()
 	a.writeStatus()
-	logPhase("Failed")
 }
 
 // reloadOnHangup applies the node configuration's addons that run in the

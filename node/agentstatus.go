@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"encoding/json"
-	"log"
 	"os"
 	"time"
 )
@@ -54,20 +53,6 @@ func (s AgentStatus) InAgent(name string) (on, serving bool, failed string) {
 	}
 	return false, false, ""
 }
-
-// LogPrefix starts every line the agent logs.
-const LogPrefix = "skiff-node: "
-
-// PhaseLogPrefix starts the line the agent logs once it has written a
-// report with a new phase (Running or Failed) in this boot. The CLI follows
-// the node container's log for it while it waits, and reads the report only
-// then: each read is a CopyFromContainer, for which Docker 20.10 re-executes
-// dockerd (44 ms of its CPU here), and a wait read it every second.
-const PhaseLogPrefix = "phase: "
-
-// logPhase logs the phase line; the report with that phase must be written
-// first.
-func logPhase(phase string) { log.Print(PhaseLogPrefix + phase) }
 
 func (a *Agent) reportStatus(ctx context.Context) {
 	t := time.NewTicker(2 * time.Second)

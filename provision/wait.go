@@ -1,18 +1,12 @@
 package provision
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/pkg/stdcopy"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -69,10 +63,9 @@ func (r *createRun) waitNode(ctx context.Context) error {
 // waitAPIServer waits for /readyz, and fails as soon as the node agent
 // reports a failed boot or the node container stops.
 func (p *Provider) waitAPIServer(ctx context.Context, cs *kubernetes.Clientset, cluster string) error {
-	agent := p.watchAgent(ctx, cluster)
-	defer agent.close()
+	agent := p.watchAgent(cluster)
 	return poll(ctx, func(ctx context.Context) (bool, string, error) {
-		if _, err := agent.status(ctx, false); err != nil {
+		if _, err := agent.status(ctx, agentReadEvery); err != nil {
 			return false, "", err
 		}
 		body, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
@@ -84,99 +77,30 @@ func (p *Provider) waitAPIServer(ctx context.Context, cs *kubernetes.Clientset, 
 }
 
 // agentReadEvery is how often a wait reads the node agent's status report
-// when it cannot follow the node's log. Each read is a CopyFromContainer,
-// for which Docker 20.10 re-executes dockerd: 44 ms of its CPU here.
+// while it has other checks to wait for. Each read is a CopyFromContainer,
+// for which Docker 20.10 re-executes dockerd: about 70 ms of CPU here, 4
+// of a create's CPU-seconds on two cores when read at every poll.
 const agentReadEvery = time.Second
 
-// agentWatch reads a node's agent status report when the agent logs a new
-// phase (node.PhaseLogPrefix; one read or two per wait instead of one a
-// second), and checks at every call (cheaply) that the node container
-// still runs. Should the log not be followable, it reads the report every
-// agentReadEvery instead.
+// agentWatch reads a node's agent status report at most as often as its
+// callers ask, and checks at every call (cheaply) that the node container
+// still runs.
 type agentWatch struct {
 	p       *Provider
 	cluster string
-	stop    context.CancelFunc
-
-	mu        sync.Mutex
-	phases    int   // phase lines logged in this boot
-	following error // nil while the log is followed
-
-	seen int // phases when the report was last read
-	read time.Time
-	last *node.AgentStatus
+	read    time.Time
+	last    *node.AgentStatus
 }
 
-// watchAgent starts following the node's log from the node container's
-// start; close ends it.
-func (p *Provider) watchAgent(ctx context.Context, cluster string) *agentWatch {
-	ctx, stop := context.WithCancel(ctx)
-	w := &agentWatch{p: p, cluster: cluster, stop: stop}
-	go w.follow(ctx)
-	return w
+func (p *Provider) watchAgent(cluster string) *agentWatch {
+	return &agentWatch{p: p, cluster: cluster}
 }
 
-func (w *agentWatch) close() { w.stop() }
-
-func (w *agentWatch) follow(ctx context.Context) {
-	err := w.followLog(ctx)
-	if ctx.Err() != nil {
-		return
-	}
-	if err == nil {
-		err = fmt.Errorf("log ended")
-	}
-	w.mu.Lock()
-	w.following = err
-	w.mu.Unlock()
-}
-
-func (w *agentWatch) followLog(ctx context.Context) error {
-	c, err := w.p.docker.ContainerInspect(ctx, NodeName(w.cluster))
-	if err != nil {
-		return err
-	}
-	rc, err := w.p.docker.ContainerLogs(ctx, c.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Since: c.State.StartedAt})
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	pr, pw := io.Pipe()
-	go func() {
-		_, err := stdcopy.StdCopy(pw, pw, rc)
-		pw.CloseWithError(err)
-	}()
-	defer pr.Close()
-	sc := bufio.NewScanner(pr)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		if isPhaseLine(sc.Text()) {
-			w.mu.Lock()
-			w.phases++
-			w.mu.Unlock()
-		}
-	}
-	return sc.Err()
-}
-
-// isPhaseLine reports whether a line of the node's log is the agent's
-// phase line: "skiff-node: DATE TIME phase: PHASE".
-func isPhaseLine(line string) bool {
-	rest, ok := strings.CutPrefix(line, node.LogPrefix)
-	if !ok {
-		return false
-	}
-	f := strings.SplitN(rest, " ", 3)
-	return len(f) == 3 && strings.HasPrefix(f[2], node.PhaseLogPrefix)
-}
-
-// status returns the agent's status report, read again if the agent has
-// logged a phase since the last read (or, with fresh set and no log to
-// follow, always; without it, once agentReadEvery has passed), or an
-// error if the node container is no longer running or the agent reported
-// a failed boot. It is nil while the agent has not reported a phase in
-// this boot.
-func (w *agentWatch) status(ctx context.Context, fresh bool) (*node.AgentStatus, error) {
+// status returns the agent's status report, read again when the last read
+// is older than maxAge (0: always), or an error if the node container is
+// no longer running or the agent reported a failed boot. It is nil while
+// the agent has not reported since the node started.
+func (w *agentWatch) status(ctx context.Context, maxAge time.Duration) (*node.AgentStatus, error) {
 	c, err := w.p.docker.ContainerInspect(ctx, NodeName(w.cluster))
 	if err != nil {
 		return nil, fmt.Errorf("inspect node: %w", err)
@@ -184,16 +108,10 @@ func (w *agentWatch) status(ctx context.Context, fresh bool) (*node.AgentStatus,
 	if c.State != nil && !c.State.Running && !c.State.Restarting {
 		return nil, fmt.Errorf("the node container %s stopped (%s, exit code %d): `skiff export logs --name %s` collects its logs", NodeName(w.cluster), c.State.Status, c.State.ExitCode, w.cluster)
 	}
-	w.mu.Lock()
-	phases, following := w.phases, w.following == nil
-	w.mu.Unlock()
-	switch {
-	case following && phases == w.seen:
-		return w.last, nil
-	case !following && !fresh && !w.read.IsZero() && time.Since(w.read) < agentReadEvery:
+	if !w.read.IsZero() && time.Since(w.read) < maxAge {
 		return w.last, nil
 	}
-	w.seen, w.read = phases, time.Now()
+	w.read = time.Now()
 	st, err := w.p.nodeStatus(ctx, w.cluster)
 	if err != nil {
 		w.last = nil
@@ -244,13 +162,11 @@ func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, clu
 	since = since.Truncate(time.Second)
 	answering := hostAnswers(c, nc, reports)
 	seen := restartBaseline{}
-	agent := p.watchAgent(ctx, cluster)
-	defer agent.close()
+	agent := p.watchAgent(cluster)
 	return poll(ctx, func(ctx context.Context) (bool, string, error) {
-		// The API's checks come first; the agent's report, read when it
-		// logs a phase (a failed boot ends the wait), is checked once they
-		// pass.
-		if _, err := agent.status(ctx, false); err != nil {
+		// The API's checks come first; the agent's report, read once a
+		// second meanwhile for a failed boot, is read fresh once they pass.
+		if _, err := agent.status(ctx, agentReadEvery); err != nil {
 			return false, "", err
 		}
 		n, err := cs.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
@@ -271,12 +187,12 @@ func (p *Provider) waitUsable(ctx context.Context, cs *kubernetes.Clientset, clu
 				return false, why, nil
 			}
 		}
-		st, err := agent.status(ctx, true)
+		st, err := agent.status(ctx, 0)
 		if err != nil {
 			return false, "", err
 		}
 		if st == nil {
-			return false, "node agent still booting", nil
+			return false, "node agent has not reported yet", nil
 		}
 		if st.Phase != "Running" {
 			return false, "node agent: " + st.Phase, nil

@@ -1,13 +1,8 @@
 package provision
 
 import (
-	"bytes"
-	"log"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/skiff-k8s/skiff/node"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -37,27 +32,5 @@ func TestRestartBaseline(t *testing.T) {
 	// Without a baseline (status), every restart counts.
 	if got := restartBaseline(nil).restarts(old, c(8), since); got != 8 {
 		t.Errorf("nil baseline: got %d, want 8", got)
-	}
-}
-
-func TestIsPhaseLine(t *testing.T) {
-	// As the agent logs (its log flags).
-	var buf bytes.Buffer
-	l := log.New(&buf, node.LogPrefix, log.LstdFlags|log.Lmicroseconds)
-	l.Print(node.PhaseLogPrefix + "Running")
-	l.Print("kube-apiserver ready after 1.2s")
-	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if !isPhaseLine(lines[0]) {
-		t.Errorf("the agent's phase line %q is not recognised", lines[0])
-	}
-	for _, line := range []string{
-		lines[1],
-		"I1208 02:31:23.737986       1 controller.go:253] phase: Running",
-		"skiff-node: phase: Running",
-		"",
-	} {
-		if isPhaseLine(line) {
-			t.Errorf("%q taken for a phase line", line)
-		}
 	}
 }
